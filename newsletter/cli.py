@@ -1,0 +1,136 @@
+"""The command line: a thin layer that parses options, loads settings and calls one stage."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from newsletter import __version__
+from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
+
+log = logging.getLogger("newsletter")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _load_settings(args: argparse.Namespace) -> Settings:
+    from newsletter.config import load_settings
+
+    return load_settings(args.config)
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    raise NewsletterError("parse: not implemented yet")
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    raise NewsletterError("generate: not implemented yet")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    raise NewsletterError("serve: not implemented yet")
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    raise NewsletterError("send: not implemented yet")
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    raise NewsletterError("status: not implemented yet")
+
+
+def _cmd_unsubscribe(args: argparse.Namespace) -> int:
+    raise NewsletterError("unsubscribe: not implemented yet")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    raise NewsletterError("run: not implemented yet")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsletter",
+        description="Turn daily-arXiv digests into Atom feeds and an HTML email newsletter.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsletter {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("-c", "--config", type=Path, help="TOML config (default ./newsletter.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("parse", parents=[common], help="show what the parser sees in a digest")
+    p.add_argument("digest", type=Path, metavar="DIGEST")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(handler=_cmd_parse)
+
+    p = sub.add_parser("generate", parents=[common, config], help="write feeds, pages and email")
+    p.add_argument("digests", type=Path, nargs="*", metavar="DIGEST")
+    p.add_argument("-o", "--out", type=Path, help="output folder (default feeds.out: ./feeds)")
+    p.set_defaults(handler=_cmd_generate)
+
+    p = sub.add_parser("serve", parents=[common, config], help="preview the output folder")
+    p.add_argument("-o", "--out", type=Path, help="folder to serve (default feeds.out)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(handler=_cmd_serve)
+
+    p = sub.add_parser("send", parents=[common, config], help="mail digests to subscribers")
+    p.add_argument("digest", type=Path, nargs="?", metavar="DIGEST")
+    p.add_argument("--to", metavar="ADDRESS", help="test send of the unfiltered email to ADDRESS")
+    p.add_argument("--dry-run", action="store_true", help="write .eml files, send nothing")
+    p.add_argument("-o", "--out", type=Path, default=Path("outbox"), help="folder for --dry-run")
+    p.add_argument("--retry-unknown", action="store_true",
+                   help="resend messages whose outcome is unknown after a crash")
+    p.set_defaults(handler=_cmd_send)
+
+    p = sub.add_parser("status", parents=[common, config], help="digests seen and deliveries")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(handler=_cmd_status)
+
+    p = sub.add_parser("unsubscribe", parents=[common, config], help="never mail ADDRESS again")
+    p.add_argument("address", metavar="ADDRESS")
+    p.set_defaults(handler=_cmd_unsubscribe)
+
+    p = sub.add_parser("run", parents=[common, config], help="the scheduler (foreground)")
+    p.set_defaults(handler=_cmd_run)
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("cssutils").setLevel(logging.CRITICAL)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose = bool(getattr(args, "verbose", False))
+    _setup_logging(verbose)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except NewsletterError as exc:
+        if verbose:
+            log.exception("failed")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

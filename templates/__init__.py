@@ -1,0 +1,1 @@
+"""Built-in Jinja2 templates, shipped inside the wheel as package data."""
