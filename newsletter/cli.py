@@ -31,11 +31,29 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    raise NewsletterError("generate: not implemented yet")
+    from newsletter.pipeline import generate
+
+    settings = _load_settings(args)
+    report = generate(settings, digests=args.digests, out=args.out)
+    for bad in report.bad:
+        print(f"error: {bad.describe()}", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    raise NewsletterError("serve: not implemented yet")
+    from newsletter.serve import make_server
+
+    out: Path = args.out or _load_settings(args).feeds.out
+    server = make_server(out, host=args.host, port=args.port)
+    host, port = server.server_address[:2]
+    log.info("serving %s at http://%s:%s/ (Ctrl-C to stop)", out, host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("stopped")
+    finally:
+        server.server_close()
+    return 0
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
