@@ -1,0 +1,140 @@
+"""Text hygiene for parsed digests: XML-illegal characters, LLM failure texts, arXiv ids, URLs."""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls except TAB/LF/CR (CR is handled separately), lone surrogates, U+FFFE/U+FFFF.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+# An arXiv id in a URL: new style (2506.02013) or old style (math/0601001, math.AG/0601001).
+_ARXIV_URL = re.compile(
+    r"arxiv\.org/(?:abs|pdf)/+(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Za-z-]{2,})?/\d{7})(?:v\d+)?",
+    re.IGNORECASE,
+)
+_BARE_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Za-z-]{2,})?/\d{7})(?:v\d+)?$")
+_CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)*(?:\.[A-Za-z]+(?:-[A-Za-z]+)*)?$")
+_PLACEHOLDER = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+
+# Exact LLM failure values (FORMAT.md §2.2), compared after stripping whitespace.
+_FAILURE_TEXTS = frozenset(
+    {
+        "error",
+        "none",
+        "n/a",
+        "null",
+        "summary generation failed",
+        "motivation analysis unavailable",
+        "method extraction failed",
+        "result analysis unavailable",
+        "conclusion extraction failed",
+        "processing failed",
+        "not mentioned in abstract",
+        "request timed out.",
+        "request timed out",
+        "this content has not passed the compliance test and has been hidden.",
+        "错误：ai分析失败。",
+        "error: failed to generate summary.",
+        "error: api quota exceeded",
+        "达到api配额限制，请明天再试",
+        "请联系管理员或等待明天api配额重置。",
+    }
+)
+# Prefixes of failure values: raw exceptions and prompt text the LLM echoed back.
+_FAILURE_PREFIXES = (
+    "error code:",
+    "a one-sentence summary of the paper",
+    "what problem is the paper trying to solve?",
+    "how did the paper solve the problem?",
+    "what are the main results of the paper?",
+    "what are the main conclusions of the paper?",
+)
+_QUOTA_MARKERS = ("api quota", "api配额", "rate limit exceeded")
+
+
+def clean_text(text: str) -> str:
+    """`text` with XML 1.0-illegal characters removed and CR turned into a space."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", " ")
+    return _ILLEGAL.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """`text` cleaned and whitespace-normalised to a single line."""
+    return " ".join(clean_text(text).split())
+
+
+def is_failure_text(value: str) -> bool:
+    """True when `value` is an LLM failure/placeholder text rather than a real summary."""
+    text = value.strip()
+    if not text or len(text) > 300:
+        return False
+    low = text.lower()
+    if low in _FAILURE_TEXTS or low.startswith(_FAILURE_PREFIXES):
+        return True
+    if _PLACEHOLDER.match(text):
+        return True
+    return any(marker in low for marker in _QUOTA_MARKERS) and len(text) < 120
+
+
+def arxiv_id_from_url(url: str) -> str | None:
+    """The versionless arXiv id in an abs/pdf URL (http or https), or None."""
+    match = _ARXIV_URL.search(url)
+    return match[1] if match else None
+
+
+def normalise_id(value: str) -> str | None:
+    """A bare arXiv id (`2506.02013v2`, `math/0601001`) without its version, or None."""
+    match = _BARE_ID.match(value.strip())
+    return match[1] if match else None
+
+
+def abs_url(arxiv_id: str) -> str:
+    return f"https://arxiv.org/abs/{arxiv_id}"
+
+
+def pdf_url(arxiv_id: str) -> str:
+    return f"https://arxiv.org/pdf/{arxiv_id}"
+
+
+def is_category(code: str) -> bool:
+    """True for arXiv category codes (`cs.CV`, `hep-th`, `cond-mat.str-el`), not MSC/ACM codes."""
+    return bool(_CATEGORY.match(code))
+
+
+def split_authors(line: str) -> tuple[str, ...]:
+    """Author names from an authors line without its outer `*`: `A,B`, `A, B` or `['A', 'B']`."""
+    text = line.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+        names = (name.strip().strip("'\"") for name in text.split(","))
+    else:
+        names = (name for name in text.split(","))
+    return tuple(cleaned for name in names if (cleaned := one_line(name)))
+
+
+def join_paragraphs(lines: list[str]) -> str:
+    """Hard-wrapped lines joined with a space; blank lines become paragraph breaks ("\\n\\n")."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped:
+            current.append(stripped)
+        elif current:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    return clean_text("\n\n".join(paragraphs))
+
+
+def join_field(lines: list[str]) -> str:
+    """A multi-line AI field: lines kept (lists stay lists), outer blank lines dropped."""
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if len(lines) == 1:
+        return clean_text(lines[0].strip())
+    return clean_text("\n".join(line.rstrip() for line in lines))

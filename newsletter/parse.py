@@ -1,0 +1,177 @@
+"""Parsing a digest file: detect its layout from the content, read its papers, report problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path, PurePath
+
+from newsletter.cleaning import clean_text
+from newsletter.errors import DigestError
+from newsletter.inbox import date_from_name
+from newsletter.models import Digest, Paper, Problem
+from newsletter.parse_entry import RawEntry, build_paper
+from newsletter.parse_jsonl import parse_jsonl
+from newsletter.parse_markdown import parse_markdown
+
+__all__ = ["LAYOUTS", "detect_layout", "parse_digest", "read_digest"]
+
+LAYOUTS = ("v3", "v0", "v1", "v2", "astro", "emoji", "topics", "rich", "jsonl", "empty")
+
+_HEADER_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_EMPTY_V3 = "<div id=toc></div>\n\n# Table of Contents"
+_STUB_MARKERS = ("今日没有找到新论文", "no new papers today", "no new papers were found")
+
+# Markers of the markdown layouts, most specific first (FORMAT.md §2-§4).
+_LAYOUT_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("emoji", ("\n#### 🧩 TL;DR",)),
+    ("topics", ("\n[**[PDF]**](",)),
+    ("rich", ("\n> **TL;DR:**", "\n**Keywords:**", "\n**AI_Comments:**", "\n> **ai_Abstract:**")),
+    ("astro", ("\n**TL;DR**:", "\n**Background:**")),
+    ("v0", ("<summary>Abstract</summary>",)),
+    ("v3", ("\nTL;DR:",)),
+    ("v2", ("\nTLDR:",)),
+    ("v1", ("\nTask:",)),
+)
+# Formats of other tools found in digest folders (FORMAT.md §5): marker -> what it looks like.
+_FOREIGN: tuple[tuple[str, str], ...] = (
+    ("**Relevance:**", "a relevance-ranked topic digest"),
+    ('<a id="toc"></a>', "a relevance-ranked topic digest"),
+    ("一句话总结", "a Gemini one-line-summary digest"),
+    ("Announce Type:", "an arXiv listing export of another tool"),
+)
+
+
+def _foreign_reason(text: str) -> str:
+    for marker, looks_like in _FOREIGN:
+        if marker in text:
+            return f"not a daily-arXiv digest (looks like {looks_like})"
+    return "not a daily-arXiv digest (no `### [N] [title](https://arxiv.org/abs/ID)` entries found)"
+
+
+def _is_stub(stripped: str) -> bool:
+    if stripped == _EMPTY_V3:
+        return True
+    if len(stripped) > 2000:
+        return False
+    low = stripped.lower()
+    if any(marker in low for marker in _STUB_MARKERS):
+        return True
+    return low.startswith("# no ") and "papers" in low.partition("\n")[0] and "found" in low
+
+
+def detect_layout(text: str) -> str:
+    """The layout name of a digest's text (see LAYOUTS); DigestError reasons for anything else."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("empty file")
+    if stripped.startswith("{"):
+        return "jsonl"
+    has_entries = text.startswith("### [") or "\n### [" in text
+    if not has_entries:
+        if _is_stub(stripped):
+            return "empty"
+        raise ValueError(_foreign_reason(text))
+    if "**一句话总结" in text or "Announce Type:" in text:
+        raise ValueError(_foreign_reason(text))
+    padded = "\n" + text
+    for layout, markers in _LAYOUT_MARKERS:
+        if any(marker in padded for marker in markers):
+            if layout == "v3" and "\nBackground: " in padded and "\nConclusion: " not in padded:
+                return "astro"  # the two transitional astro-ph files: plain `TL;DR:` + Background
+            return layout
+    raise ValueError(
+        "not a daily-arXiv digest (`### [` entries but none of the known fields "
+        "such as `TL;DR:` or `<summary>Abstract</summary>`)"
+    )
+
+
+def _header_date(text: str) -> dt.date | None:
+    match = _HEADER_DATE.search(text[:800])
+    if not match:
+        return None
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def _finish(raws: list[RawEntry], problems: list[Problem]) -> tuple[list[Paper], int]:
+    """Papers without duplicates (first wins) and the number of failure texts blanked."""
+    papers: list[Paper] = []
+    seen: set[str] = set()
+    duplicates = failures = no_authors = 0
+    for raw in raws:
+        if raw.arxiv_id in seen:
+            duplicates += 1
+            continue
+        seen.add(raw.arxiv_id)
+        built = build_paper(raw)
+        failures += built.failures
+        if built.missing_authors:
+            no_authors += 1
+            problems.append(Problem(f"entry {raw.arxiv_id} has no authors line", raw.line))
+        papers.append(built.paper)
+    if duplicates:
+        problems.append(Problem(f"{duplicates} duplicate entries dropped (first occurrence kept)"))
+    if failures:
+        problems.append(
+            Problem(f"{failures} AI summary fields were LLM failure texts and were left empty")
+        )
+    return papers, failures
+
+
+def parse_digest(text: str, *, source: str, name: str | None = None) -> Digest:
+    """Parse a digest's text. Raises DigestError for content that is not a daily-arXiv digest."""
+    stem = name if name is not None else PurePath(source).stem
+    if "\x00" in text:
+        raise DigestError(source, "binary content (NUL bytes), not a text digest")
+    text = clean_text(text.lstrip("\ufeff"))
+    try:
+        layout = detect_layout(text)
+    except ValueError as exc:
+        raise DigestError(source, str(exc)) from None
+    problems: list[Problem] = []
+    if layout == "empty":
+        raws: list[RawEntry] = []
+    elif layout == "jsonl":
+        raws, problems, records = parse_jsonl(text)
+        if not records:
+            raise DigestError(source, "not a daily-arXiv JSONL file (no line is a JSON object)")
+    else:
+        raws, problems = parse_markdown(text, layout)
+    papers, failures = _finish(raws, problems)
+    if layout not in ("empty", "jsonl") and not papers:
+        raise DigestError(source, "no readable paper entry (every `### [` heading is malformed)")
+    date = date_from_name(stem) or _header_date(text)
+    if date is None:
+        problems.insert(0, Problem("no date in the file name (YYYY-MM-DD...) or header"))
+    return Digest(
+        source=source,
+        name=stem,
+        date=date,
+        layout=layout,
+        papers=tuple(papers),
+        problems=tuple(problems),
+        failed_summaries=failures,
+    )
+
+
+def read_digest(path: Path) -> Digest:
+    """Read and parse the digest file at `path` (UTF-8). DigestError says why it cannot."""
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DigestError(source, "no such file") from None
+    except IsADirectoryError:
+        raise DigestError(source, "is a directory, not a digest file") from None
+    except OSError as exc:
+        raise DigestError(source, f"cannot read: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise DigestError(source, "binary content (NUL bytes), not a text digest")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DigestError(source, f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    return parse_digest(text, source=source, name=path.stem)
