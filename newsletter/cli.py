@@ -27,7 +27,17 @@ def _load_settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
-    raise NewsletterError("parse: not implemented yet")
+    import json
+
+    from newsletter.describe import digest_to_json, summarize_digest
+    from newsletter.parse import read_digest
+
+    digest = read_digest(args.digest)
+    if args.json:
+        print(json.dumps(digest_to_json(digest), ensure_ascii=False, indent=2))
+    else:
+        print(summarize_digest(digest))
+    return 0
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
