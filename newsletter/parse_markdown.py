@@ -177,7 +177,7 @@ def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem
             if stripped.startswith("*") or stripped.startswith("['"):
                 _authors_line(stripped, entry)
                 continue
-        if first in "<[-" and first:
+        if first and first in "<[- ":
             stripped = line.strip()
             if stripped.startswith("<"):
                 if stripped == "<summary>Abstract</summary>":
