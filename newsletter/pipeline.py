@@ -11,6 +11,7 @@ import jinja2
 
 from newsletter.config import Settings
 from newsletter.errors import DigestError, NewsletterError
+from newsletter.feeds import ALL_FEED, FeedSet
 from newsletter.inbox import date_from_name, list_digest_files
 from newsletter.models import Digest
 from newsletter.writer import WriteResult, write_outputs
@@ -89,23 +90,19 @@ def load_digests(paths: Sequence[Path]) -> tuple[list[Digest], list[BadDigest]]:
     return good, bad
 
 
-def render_outputs(
+def render_site(
     digests: Sequence[Digest], settings: Settings, *, env: jinja2.Environment
-) -> tuple[dict[str, bytes], int, int]:
-    """Every output file of the window as name -> bytes, the feed count and the paper count."""
+) -> tuple[dict[str, bytes], FeedSet]:
+    """The feeds, feeds.opml and index.html of the window as name -> bytes (pure)."""
     from newsletter.feeds import build_feeds, render_feed
     from newsletter.site import INDEX_NAME, OPML_NAME, render_index, render_opml
 
     feed_set = build_feeds(digests, site_title=settings.site.title,
                            max_entries=settings.feeds.max_entries)
-    for code in feed_set.skipped_categories:
-        log.warning("category %r is not a safe file name: its papers are only in all.atom.xml",
-                    code)
     files = {feed.filename: render_feed(feed, site=settings.site) for feed in feed_set.feeds}
     files[OPML_NAME] = render_opml(feed_set, site=settings.site, updated=feed_set.feeds[0].updated)
     files[INDEX_NAME] = render_index(feed_set, digests, site=settings.site, env=env)
-    files.update(_email_files(digests, settings, env=env))
-    return files, len(feed_set.feeds), feed_set.feeds[0].total
+    return files, feed_set
 
 
 def _email_files(
@@ -137,8 +134,13 @@ def generate(
     feeds = papers = 0
     if good:
         env = make_environment(settings.email.templates)
-        files, feeds, papers = render_outputs(good, settings, env=env)
+        files, feed_set = render_site(good, settings, env=env)
+        for code in feed_set.skipped_categories:
+            log.warning("category %r is not a safe file name: its papers are only in %s",
+                        code, ALL_FEED)
+        files.update(_email_files(good, settings, env=env))
         results = write_outputs(out, files)
+        feeds, papers = len(feed_set.feeds), feed_set.feeds[0].total
     report = GenerateReport(out=out, digests=tuple(good), bad=tuple(bad), results=tuple(results),
                             feeds=feeds, papers=papers)
     changed = len(report.written)
