@@ -67,15 +67,47 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
-    raise NewsletterError("send: not implemented yet")
+    from newsletter.delivery import send_digests
+    from newsletter.errors import ConfigError
+    from newsletter.status import format_send_report
+    from newsletter.subscribers import is_valid_address
+
+    if args.to is not None and not is_valid_address(args.to):
+        raise ConfigError(f"--to {args.to!r} is not a valid email address")
+    settings = _load_settings(args)
+    report = send_digests(
+        settings,
+        digests=[args.digest] if args.digest else None,
+        to=args.to,
+        dry_run=args.dry_run,
+        outbox=args.out,
+        retry_unknown=args.retry_unknown,
+    )
+    print(format_send_report(report, inbox=settings.input.dir, dry_run=args.dry_run))
+    return 1 if report.unsent else 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    raise NewsletterError("status: not implemented yet")
+    import json
+
+    from newsletter.status import collect_status, format_status
+
+    settings = _load_settings(args)
+    # Hook for the scheduler: pass next_send_due=<next time schedule.send_at fires>.
+    report = collect_status(settings.state.path, next_send_due=None)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_status(report))
+    return 0
 
 
 def _cmd_unsubscribe(args: argparse.Namespace) -> int:
-    raise NewsletterError("unsubscribe: not implemented yet")
+    from newsletter.status import add_unsubscribe
+
+    settings = _load_settings(args)
+    print(add_unsubscribe(settings.state.path, args.address))
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
