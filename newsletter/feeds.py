@@ -163,7 +163,7 @@ def _add_entry(fg: Any, item: FeedItem, content: str) -> None:
     paper = item.paper
     when = _timestamp(item.published)
     entry = fg.add_entry(order="append")
-    entry.id(xml_safe(paper.url or f"https://arxiv.org/abs/{paper.id}"))
+    entry.id(xml_safe(f"https://arxiv.org/abs/{paper.id}"))
     entry.title(xml_safe(paper.title) or paper.id)
     entry.published(when)
     entry.updated(when)  # a reappearance is not a change: readers must not show it again
