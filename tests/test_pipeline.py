@@ -123,7 +123,7 @@ def test_paper_reappearing_in_window_is_one_entry_with_first_date(tmp_path: Path
 
 
 def test_empty_inbox_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(NewsletterError, match="no digest files matching '\\*.md'"):
+    with pytest.raises(NewsletterError, match=r"no digest files matching '\*\.md'"):
         generate(_settings(tmp_path))
 
 
