@@ -60,8 +60,8 @@ def clean_text(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """`text` cleaned and whitespace-normalised to a single line."""
-    return " ".join(clean_text(text).split())
+    """Already-clean `text` whitespace-normalised to a single line."""
+    return " ".join(text.split())
 
 
 def is_failure_text(value: str) -> bool:
@@ -72,9 +72,9 @@ def is_failure_text(value: str) -> bool:
     low = text.lower()
     if low in _FAILURE_TEXTS or low.startswith(_FAILURE_PREFIXES):
         return True
-    if _PLACEHOLDER.match(text):
-        return True
-    return any(marker in low for marker in _QUOTA_MARKERS) and len(text) < 120
+    if text[0] == "{":
+        return bool(_PLACEHOLDER.match(text))
+    return len(text) < 120 and any(marker in low for marker in _QUOTA_MARKERS)
 
 
 def arxiv_id_from_url(url: str) -> str | None:
@@ -114,7 +114,7 @@ def split_authors(line: str) -> tuple[str, ...]:
 
 
 def join_paragraphs(lines: list[str]) -> str:
-    """Hard-wrapped lines joined with a space; blank lines become paragraph breaks ("\\n\\n")."""
+    """Hard-wrapped (clean) lines joined with a space; blank lines become paragraph breaks."""
     paragraphs: list[str] = []
     current: list[str] = []
     for line in lines:
@@ -126,15 +126,19 @@ def join_paragraphs(lines: list[str]) -> str:
             current = []
     if current:
         paragraphs.append(" ".join(current))
-    return clean_text("\n\n".join(paragraphs))
+    return "\n\n".join(paragraphs)
 
 
 def join_field(lines: list[str]) -> str:
-    """A multi-line AI field: lines kept (lists stay lists), outer blank lines dropped."""
-    while lines and not lines[-1].strip():
-        lines.pop()
-    while lines and not lines[0].strip():
-        lines.pop(0)
+    """A multi-line AI field from clean lines: lines kept (lists stay lists), outer blanks cut."""
     if len(lines) == 1:
-        return clean_text(lines[0].strip())
-    return clean_text("\n".join(line.rstrip() for line in lines))
+        return lines[0].strip()
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = 0
+    while start < end and not lines[start].strip():
+        start += 1
+    if end - start == 1:
+        return lines[start].strip()
+    return "\n".join(line.rstrip() for line in lines[start:end])

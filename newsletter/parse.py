@@ -19,6 +19,7 @@ __all__ = ["LAYOUTS", "detect_layout", "parse_digest", "read_digest"]
 LAYOUTS = ("v3", "v0", "v1", "v2", "astro", "emoji", "topics", "rich", "jsonl", "empty")
 
 _HEADER_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_MARKER_WINDOW = 64 * 1024
 _EMPTY_V3 = "<div id=toc></div>\n\n# Table of Contents"
 _STUB_MARKERS = ("今日没有找到新论文", "no new papers today", "no new papers were found")
 
@@ -74,12 +75,15 @@ def detect_layout(text: str) -> str:
         raise ValueError(_foreign_reason(text))
     if "**一句话总结" in text or "Announce Type:" in text:
         raise ValueError(_foreign_reason(text))
-    padded = "\n" + text
-    for layout, markers in _LAYOUT_MARKERS:
-        if any(marker in padded for marker in markers):
-            if layout == "v3" and "\nBackground: " in padded and "\nConclusion: " not in padded:
-                return "astro"  # the two transitional astro-ph files: plain `TL;DR:` + Background
-            return layout
+    # The first entries carry the markers; look there first, then in the whole text.
+    for padded in ("\n" + text[:_MARKER_WINDOW], "\n" + text):
+        for layout, markers in _LAYOUT_MARKERS:
+            if any(marker in padded for marker in markers):
+                if layout == "v3" and "\nBackground: " in padded and "\nConclusion: " not in padded:
+                    return "astro"  # the transitional astro-ph files: plain `TL;DR:` + Background
+                return layout
+        if len(text) <= _MARKER_WINDOW:
+            break
     raise ValueError(
         "not a daily-arXiv digest (`### [` entries but none of the known fields "
         "such as `TL;DR:` or `<summary>Abstract</summary>`)"

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from newsletter.cleaning import (
     abs_url,
-    clean_text,
     is_category,
     is_failure_text,
     join_field,
@@ -22,7 +21,11 @@ UNCATEGORIZED = "Uncategorized"
 
 @dataclass(slots=True)
 class RawEntry:
-    """An entry while it is being read: mutable, private to the parser modules."""
+    """An entry while it is being read: mutable, private to the parser modules.
+
+    Every string in it is already XML-clean (`clean_text`): the markdown reader cleans the whole
+    text once, the JSONL reader cleans each value it takes.
+    """
 
     line: int
     arxiv_id: str
@@ -59,7 +62,7 @@ def build_paper(raw: RawEntry) -> Built:
     ai: dict[str, str] = {}
     extra: list[tuple[str, str]] = []
     for name, lines in raw.fields.items():
-        value = join_field(list(lines))
+        value = join_field(lines)
         if is_failure_text(value):
             failures += 1
             value = ""
@@ -92,7 +95,7 @@ def build_paper(raw: RawEntry) -> Built:
         conclusion=ai.get("conclusion", ""),
         abstract=abstract,
         categories=tuple(dict.fromkeys(cats)),
-        extra=tuple((clean_text(k), v) for k, v in extra),
+        extra=tuple(extra),
         line=raw.line,
     )
     return Built(paper=paper, failures=failures, missing_authors=not authors)

@@ -78,7 +78,7 @@ def _entry(record: dict[str, Any], number: int) -> RawEntry | Problem:
     if isinstance(ai, dict):
         for key, value in ai.items():
             text = _text(value)
-            name = _AI_KEYS.get(key) or _EXTRA_NAMES.get(key) or str(key)
+            name = _AI_KEYS.get(key) or _EXTRA_NAMES.get(key) or clean_text(str(key))
             if name in entry.fields:
                 continue
             entry.fields[name] = [text]
