@@ -7,6 +7,8 @@ import datetime as dt
 import feedparser
 import pytest
 from feed_helpers import make_digest, make_paper
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from newsletter.categories import category_label, safe_category_filename
@@ -209,3 +211,16 @@ def test_category_labels() -> None:
     assert category_label("q-bio.NC") == "Neurons and Cognition"
     assert category_label("gr-qc") == "General Relativity and Quantum Cosmology"
     assert category_label("xx.YY") == "xx.YY"
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=80))
+def test_any_text_gives_a_valid_feed(text: str) -> None:
+    paper = make_paper("2506.00001", title=text, tldr=text, authors=(text,), abstract=text,
+                       conclusion=text)
+    data = _render([make_digest("2025-06-04", [paper])])[ALL_FEED]
+    root = etree.fromstring(data)
+    entry = root.find(f"{ATOM}entry")
+    assert entry is not None
+    assert entry.findtext(f"{ATOM}title") == (xml_safe(text) or "2506.00001")
+    assert feedparser.parse(data).bozo == 0
