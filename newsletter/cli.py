@@ -93,8 +93,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from newsletter.status import collect_status, format_status
 
     settings = _load_settings(args)
-    # Hook for the scheduler: pass next_send_due=<next time schedule.send_at fires>.
-    report = collect_status(settings.state.path, next_send_due=None)
+    from newsletter.schedule import next_send_due
+
+    report = collect_status(settings.state.path, next_send_due=next_send_due(settings))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -111,7 +112,9 @@ def _cmd_unsubscribe(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    raise NewsletterError("run: not implemented yet")
+    from newsletter.schedule import run_scheduler
+
+    return run_scheduler(_load_settings(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,7 +174,8 @@ def _setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("cssutils").setLevel(logging.CRITICAL)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    # APScheduler warns when a poll is skipped because the previous one still runs: by design.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR if not verbose else logging.DEBUG)
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 

@@ -96,6 +96,10 @@ class ScheduleSettings:
     max_age_days: int = _opt(
         2, "The scheduler does not mail digests older than this (0 = no limit).", minimum=0
     )
+    retry_seconds: float = _opt(
+        600.0, "After a failed send (SMTP down), try the unsent messages again after this many "
+        "seconds.", minimum=1,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,39 @@ def local_zone(name: str) -> dt.tzinfo:
         return UTC
 
 
+_WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def cron_weekdays(field: str) -> str:
+    """Translate a cron weekday field (0 or 7 = Sunday) into APScheduler's day names.
+
+    APScheduler 3 numbers weekdays from Monday = 0, also in `CronTrigger.from_crontab`, so a
+    plain `1-5` would mean Tuesday to Saturday there. Numbers, ranges and steps are expanded to
+    explicit names; names and `*` pass through.
+    """
+    if not any(ch.isdigit() for ch in field):
+        return field
+    days: list[str] = []
+    for item in field.split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            first, last = 0, 6
+        elif "-" in base:
+            first_text, last_text = base.split("-", 1)
+            first, last = int(first_text), int(last_text)
+        else:
+            first = int(base)
+            last = 6 if step_text else first
+        if not (0 <= first <= 7 and 0 <= last <= 7 and first <= last and step >= 1):
+            raise ValueError(f"weekday field {field!r} is out of range (0-7, 0 and 7 = Sunday)")
+        for number in range(first, last + 1, step):
+            name = _WEEKDAY_NAMES[number]
+            if name not in days:
+                days.append(name)
+    return ",".join(days)
+
+
 class WallClockCron(BaseTrigger):  # type: ignore[misc]
     """A cron trigger evaluated on the naive local wall clock of `zone`.
 
@@ -38,7 +71,12 @@ class WallClockCron(BaseTrigger):  # type: ignore[misc]
 
     def __init__(self, expression: str, zone: dt.tzinfo) -> None:
         try:
-            self._cron = CronTrigger.from_crontab(expression, timezone=UTC)
+            fields = expression.split()
+            if len(fields) != 5:
+                raise ValueError("it needs 5 fields: minute hour day month weekday")
+            minute, hour, day, month, weekday = fields
+            self._cron = CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                                     day_of_week=cron_weekdays(weekday), timezone=UTC)
         except ValueError as exc:
             raise ConfigError(
                 f"schedule.send_at = {expression!r} is not a valid cron expression: {exc}"

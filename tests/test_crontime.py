@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.crontime import WallClockCron
+from newsletter.crontime import WallClockCron, cron_weekdays
 from newsletter.errors import ConfigError
 
 NY = ZoneInfo("America/New_York")
@@ -88,3 +88,25 @@ def test_latest_slot_over_a_year_of_downtime_is_cheap_and_right() -> None:
 def test_invalid_cron_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="send_at"):
         WallClockCron("0 25 * * *", UTC)
+
+
+@pytest.mark.parametrize(("field", "names"), [
+    ("1-5", "mon,tue,wed,thu,fri"),
+    ("0", "sun"),
+    ("7", "sun"),
+    ("0,6", "sun,sat"),
+    ("*/2", "sun,tue,thu,sat"),
+    ("mon-fri", "mon-fri"),
+    ("*", "*"),
+])
+def test_cron_weekdays_use_cron_numbering_not_apschedulers(field: str, names: str) -> None:
+    assert cron_weekdays(field) == names
+
+
+def test_weekday_schedule_fires_on_weekdays_only() -> None:
+    trigger = WallClockCron("30 7 * * 1-5", NY)
+    # Friday evening -> Monday morning
+    due = trigger.next_slot(dt.datetime(2026, 3, 6, 20, tzinfo=NY))
+    assert due.astimezone(NY).isoformat() == "2026-03-09T07:30:00-04:00"
+    with pytest.raises(ConfigError):
+        WallClockCron("0 8 * * 9", NY)

@@ -1,0 +1,272 @@
+"""`newsletter run`: pick up digests as they land, rebuild the feeds, mail on the cron schedule.
+
+The truth lives in the app's own state database (digests seen with their sha256, deliveries, the
+last send slot handled); APScheduler only keeps the two jobs (poll, send) in memory and runs them
+one at a time on a single worker thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from newsletter.config import Settings
+from newsletter.crontime import WallClockCron, local_zone
+from newsletter.delivery import SendReport, Transport, send_digests
+from newsletter.errors import NewsletterError, StateError
+from newsletter.parse import read_digest
+from newsletter.pipeline import generate
+from newsletter.state import State, make_owner_id, open_state, utc_now
+from newsletter.watch import InboxWatcher, file_sha256
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "scheduler"
+LAST_SLOT_KEY = "scheduler.last_send_slot"
+Clock = Callable[[], dt.datetime]
+
+
+def make_trigger(settings: Settings) -> WallClockCron:
+    return WallClockCron(settings.schedule.send_at, local_zone(settings.schedule.timezone))
+
+
+def next_send_due(settings: Settings, *, now: dt.datetime | None = None) -> dt.datetime:
+    """When `schedule.send_at` fires next, as an aware time in the schedule's zone."""
+    trigger = make_trigger(settings)
+    return trigger.next_slot(now or utc_now()).astimezone(trigger.zone)
+
+
+@dataclass
+class Daemon:
+    """The scheduler's work, callable step by step (tests drive it with their own clock)."""
+
+    settings: Settings
+    state: State
+    clock: Clock = utc_now
+    transport: Transport | None = None  # None: a real SMTP connection per batch
+    stop: threading.Event = field(default_factory=threading.Event)
+    trigger: WallClockCron = field(init=False)
+    watcher: InboxWatcher = field(init=False)
+    retry_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.trigger = make_trigger(self.settings)
+        self.watcher = InboxWatcher(
+            self.settings.input.dir, self.settings.input.pattern,
+            settle_seconds=self.settings.schedule.settle_seconds,
+        )
+
+    # -- picking up digests -------------------------------------------------------------------
+
+    def poll(self, *, monotonic: float | None = None) -> list[str]:
+        """Scan the inbox once; parse and record new or changed files; rebuild the feeds.
+
+        Returns the names of digests that were new or changed and parsed. A file that fails to
+        parse is logged and recorded with its error, and is not read again until it changes.
+        """
+        ready = self.watcher.poll(time.monotonic() if monotonic is None else monotonic)
+        picked: list[str] = []
+        for path in ready:
+            if self._pick_up(path):
+                picked.append(path.stem)
+        if picked:
+            self._rebuild_feeds()
+        return picked
+
+    def _pick_up(self, path: Path) -> bool:
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            log.error("%s: cannot read: %s", path, exc.strerror)
+            return False
+        known = self.state.get_digest(path.stem)
+        if known is not None and known.sha256 == sha:
+            return False  # same content as last time (a restart, or a touch)
+        now = self.clock()
+        try:
+            digest = read_digest(path)
+        except NewsletterError as exc:
+            log.error("%s", exc)
+            self.state.record_digest(name=path.stem, path=str(path), sha256=sha, date=None,
+                                     papers=0, problems=0, error=str(exc), now=now)
+            return False
+        self.state.record_digest(name=digest.name, path=str(path), sha256=sha, date=digest.date,
+                                 papers=len(digest.papers), problems=len(digest.problems),
+                                 now=now)
+        verb = "changed" if known is not None else "picked up"
+        log.info("%s %s: %d papers, %d problem(s)", verb, path, len(digest.papers),
+                 len(digest.problems))
+        return True
+
+    def _rebuild_feeds(self) -> None:
+        report = generate(self.settings)
+        for bad in report.bad:
+            log.error("%s", bad.describe())
+        log.info("feeds rebuilt in %s: %d file(s) written", report.out, len(report.written))
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def catch_up(self) -> bool:
+        """At start: if a send time passed while the daemon was down, send once now."""
+        now = self.clock()
+        last = self.state.get_meta(LAST_SLOT_KEY)
+        if last is None:
+            self.state.set_meta(LAST_SLOT_KEY, now.isoformat())
+            return False
+        missed = self.trigger.latest_slot(since=dt.datetime.fromisoformat(last), now=now)
+        if missed is None:
+            return False
+        log.info("send time %s passed while stopped: sending now",
+                 missed.astimezone(self.trigger.zone).isoformat(timespec="minutes"))
+        self.send_due(slot=missed)
+        return True
+
+    def send_due(self, *, slot: dt.datetime | None = None) -> SendReport | None:
+        """Mail every arrived digest that is not yet sent; digests too old are skipped."""
+        now = self.clock()
+        self._skip_old_digests(now)
+        try:
+            report = send_digests(self.settings, transport=self.transport,
+                                  now=self.clock, should_stop=self.stop.is_set)
+        except NewsletterError as exc:
+            log.error("send failed: %s", exc)
+            self._schedule_retry(now)
+            return None
+        finally:
+            if slot is not None:
+                self.state.set_meta(LAST_SLOT_KEY, slot.isoformat())
+        for item in report.digests:
+            log.info("sent %s: %d sent, %d already, %d failed, %d unknown, %d pending",
+                     item.name, item.sent, item.already, item.failed, item.unknown, item.pending)
+        if any(item.pending for item in report.digests):
+            self._schedule_retry(now)
+        else:
+            self.retry_at = None
+        return report
+
+    def _skip_old_digests(self, now: dt.datetime) -> None:
+        max_age = self.settings.schedule.max_age_days
+        if max_age <= 0:
+            return
+        today = now.astimezone(self.trigger.zone).date()
+        oldest = today - dt.timedelta(days=max_age)
+        for row in self.state.list_digests():
+            if row.status == "new" and row.date is not None and row.date < oldest.isoformat():
+                reason = (f"older than schedule.max_age_days ({max_age}): {row.date} < "
+                          f"{oldest.isoformat()}; `newsletter send {row.path}` mails it anyway")
+                self.state.mark_digest_skipped(row.name, reason, now=now)
+                log.warning("not mailing %s: %s", row.name, reason)
+
+    def _schedule_retry(self, now: dt.datetime) -> None:
+        delay = dt.timedelta(seconds=self.settings.schedule.retry_seconds)
+        self.retry_at = now + delay
+        log.warning("unsent messages stay pending; next attempt at %s",
+                    self.retry_at.isoformat(timespec="seconds"))
+
+    def retry_if_due(self) -> None:
+        if self.retry_at is not None and self.clock() >= self.retry_at:
+            self.retry_at = None
+            self.send_due()
+
+
+def run_scheduler(settings: Settings, *, install_signals: bool = True) -> int:
+    """The foreground daemon: returns 0 after SIGTERM/SIGINT once the work in flight is done."""
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    owner = make_owner_id()
+    state = open_state(settings.state.path)
+    stale = dt.timedelta(seconds=max(300.0, 5 * settings.schedule.poll_seconds))
+    holder = state.acquire_lock(LOCK_NAME, owner=owner, stale_after=stale)
+    if holder is not None:
+        state.close()
+        raise StateError(
+            f"another `newsletter run` is already using {settings.state.path} "
+            f"({holder.owner}, since {holder.acquired_at}); stop it first, or give this one its "
+            "own state.path"
+        )
+    stop = threading.Event()
+    daemons: list[Daemon] = []  # made in the worker thread: an sqlite3 connection stays in one
+
+    def daemon_here() -> Daemon:
+        if not daemons:
+            daemons.append(Daemon(settings, open_state(settings.state.path), stop=stop))
+        return daemons[0]
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: finishing the work in flight, then stopping",
+                 signal.Signals(signum).name)
+        stop.set()
+
+    if install_signals:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    def poll_job() -> None:
+        if stop.is_set():
+            return
+        try:
+            daemon = daemon_here()
+            daemon.state.renew_lock(LOCK_NAME, owner=owner)
+            picked = daemon.poll()
+            if picked and settings.schedule.send_on_arrival:
+                daemon.send_due()
+            else:
+                daemon.retry_if_due()
+        except Exception:  # one bad cycle must not kill the daemon
+            log.exception("poll failed; trying again at the next poll")
+
+    def send_job() -> None:
+        if stop.is_set():
+            return
+        try:
+            daemon = daemon_here()
+            daemon.send_due(slot=daemon.clock())
+        except Exception:
+            log.exception("send failed; unsent messages stay pending")
+
+    def start_job() -> None:
+        poll_job()
+        if not stop.is_set():
+            try:
+                daemon_here().catch_up()
+            except Exception:
+                log.exception("catch-up send failed; unsent messages stay pending")
+
+    scheduler = BackgroundScheduler(
+        timezone=dt.UTC,
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    now = utc_now()
+    scheduler.add_job(start_job, "date", run_date=now, id="start")
+    scheduler.add_job(poll_job, IntervalTrigger(seconds=settings.schedule.poll_seconds,
+                                                timezone=dt.UTC),
+                      id="poll", next_run_time=now + dt.timedelta(
+                          seconds=settings.schedule.poll_seconds))
+    trigger = make_trigger(settings)
+    scheduler.add_job(send_job, trigger, id="send")
+    due = trigger.next_slot(now).astimezone(trigger.zone)
+    log.info("scheduler started: watching %s (%s) every %gs; next send %s",
+             settings.input.dir, settings.input.pattern, settings.schedule.poll_seconds,
+             due.isoformat(timespec="minutes"))
+    scheduler.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        for daemon in daemons:
+            daemon.state.close()
+        state.release_lock(LOCK_NAME, owner=owner)
+        state.close()
+    log.info("scheduler stopped")
+    return 0
