@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -17,6 +18,8 @@ from newsletter.message import encoded_size, header_value
 from newsletter.models import Digest, Paper
 from newsletter.pieces import Marker
 from newsletter.views import CategoryView, PaperView, category_view, paper_view, site_url
+
+log = logging.getLogger(__name__)
 
 # Headers and MIME structure of a message, generously (long From/To/Message-ID/List-Id values);
 # the List-Unsubscribe URL and the subject are added on top of this.
@@ -227,26 +230,12 @@ def _lede(total: int, sections: int, plans: Sequence[SectionPlan]) -> str:
     return lede
 
 
-def _assemble(
-    prep: PreparedDigest, selection: tuple[int, ...], *, unsubscribe: bool, reserve: int
-) -> tuple[RenderedEmail, str]:
-    """Fit the selection under the budget and put its email together from the pieces."""
-    m, html, text, sizes = prep.marker, prep.html, prep.text, prep.sizes
-    chosen: dict[int, list[int]] = {}
-    for i in selection:
-        chosen.setdefault(prep.section_of[prep.views[i].category], []).append(i)
-    order = sorted(chosen)
-    counts = {s: len(chosen[s]) for s in order}
-    total = len(selection)
-    subject = make_subject(prep.digest, prep.settings, count=total)
-    fixed_names = ["start", "chips", "head_end", "foot", "unsub_end"]
-    fixed_names += ["unsub"] if unsubscribe else []
-    fixed_names += [] if total else ["empty"]
+def _costs(
+    prep: PreparedDigest, order: list[int], chosen: dict[int, list[int]], *, fixed_names: list[str]
+) -> tuple[Size, list[SectionCost]]:
+    """The size of the pieces every email has, and per section its pieces' sizes."""
+    sizes = prep.sizes
     fixed = sum((sizes[n] for n in fixed_names), Size())
-    preheader = _preheader(prep, order, counts)
-    longest_lede = _lede(total, len(order), [SectionPlan(full=0, title=1, more=1)])
-    texts = (subject, preheader, longest_lede)
-    fixed = fixed + measure("".join(str(escape(t)) for t in texts), subject + longest_lede)
     costs = [
         SectionCost(
             head=sizes[f"sec:{s}"] + sizes[f"chip:{s}"] + sizes["chip_sep:0"],
@@ -256,9 +245,36 @@ def _assemble(
         )
         for s in order
     ]
-    # Headers, the subject (encoded in the header, in <title> and the preheader) and the
-    # unsubscribe URL (List-Unsubscribe, the HTML and the text footer).
-    overhead = HEADER_RESERVE + 4 * len(subject.encode()) + (4 * reserve if unsubscribe else 0)
+    return fixed, costs
+
+
+def _assemble(
+    prep: PreparedDigest, selection: tuple[int, ...], *, unsubscribe: bool, reserve: int
+) -> tuple[RenderedEmail, str]:
+    """Fit the selection under the budget and put its email together from the pieces.
+
+    Sizes are estimated from the pieces; the result is then measured exactly once (twice in
+    the rare case the estimate was short) with the unsubscribe URL at its reserved length.
+    """
+    m = prep.marker
+    chosen: dict[int, list[int]] = {}
+    for i in selection:
+        chosen.setdefault(prep.section_of[prep.views[i].category], []).append(i)
+    order = sorted(chosen)
+    counts = {s: len(chosen[s]) for s in order}
+    total = len(selection)
+    subject = make_subject(prep.digest, prep.settings, count=total)
+    preheader = _preheader(prep, order, counts)
+    fixed_names = ["start", "chips", "head_end", "foot", "unsub_end"]
+    fixed_names += ["unsub"] if unsubscribe else []
+    fixed_names += [] if total else ["empty"]
+    fixed, costs = _costs(prep, order, chosen, fixed_names=fixed_names)
+    longest_lede = _lede(total, len(order), [SectionPlan(full=0, title=1, more=1)])
+    texts = (subject, preheader, longest_lede)
+    fixed = fixed + measure("".join(str(escape(t)) for t in texts), subject + longest_lede)
+    # Headers, the subject in its header, and the unsubscribe URL in List-Unsubscribe (the
+    # URL in the two bodies is measured with the token replaced by `reserve` characters).
+    overhead = HEADER_RESERVE + 2 * len(subject.encode()) + (reserve if unsubscribe else 0)
     limit = prep.settings.email.max_bytes
     budget = limit - overhead
     unsub_token = m.token("unsub")
@@ -276,12 +292,16 @@ def _assemble(
             values[f"m{s}"] = str(plan.more)
         html_values = {k: str(escape(v)) for k, v in values.items()}
         names = _piece_names(order, chosen, plans, unsubscribe=unsubscribe, empty=not total)
-        out_html = "".join(m.fill(html[n], html_values) for n in names)
-        out_text = "".join(m.fill(text.get(n, ""), values) for n in names)
-        probe_html = out_html.replace(unsub_token, "x" * reserve)
-        probe_text = out_text.replace(unsub_token, "x" * reserve)
-        size = encoded_size(probe_html) + encoded_size(probe_text) + overhead
-        if size <= limit or budget <= 0:
+        out_html = "".join(m.fill(prep.html[n], html_values) for n in names)
+        out_text = "".join(m.fill(prep.text.get(n, ""), values) for n in names)
+        probe = "x" * reserve
+        size = overhead + encoded_size(out_html.replace(unsub_token, probe))
+        size += encoded_size(out_text.replace(unsub_token, probe))
+        if size <= limit:
+            break
+        if budget <= 0:
+            log.warning("%s: the email is %d bytes even with every paper only counted "
+                        "(email.max_bytes = %d)", prep.digest.name, size, limit)
             break
         budget -= size - limit + 500
     rendered = RenderedEmail(
