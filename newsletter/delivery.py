@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from newsletter.config import Settings, Subscriber
-from newsletter.errors import DigestError, NewsletterError, SmtpSetupError
+from newsletter.errors import ConfigError, DigestError, NewsletterError, SmtpSetupError
 from newsletter.inbox import list_digest_files
 from newsletter.models import Digest
 from newsletter.outgoing import MessageBuilder, Plan, Recipient, new_message_id, plan_recipients
@@ -114,6 +114,9 @@ def send_digests(
     not sent stay pending for the next run.
     """
     named = digests is not None and len(digests) > 0
+    if not named and not settings.input.dir.is_dir():
+        raise ConfigError(f"input.dir {settings.input.dir} is not a folder: set input.dir in "
+                          "the config, or name a DIGEST file")
     paths = list(digests) if named and digests else list_digest_files(
         settings.input.dir, settings.input.pattern)
     if to is not None and not named:
@@ -125,6 +128,9 @@ def send_digests(
     errors: list[str] = []
     try:
         subscribers = () if to else load_subscribers(settings).subscribers
+        if to is None and not subscribers:
+            raise ConfigError("no subscribers to mail: add [[subscribers]] to the config or "
+                              "set subscribers_file (or use --to ADDRESS for a test send)")
         for path in paths:
             if should_stop():
                 break
@@ -285,8 +291,8 @@ class _Job:
         state = self.state
         assert state is not None
         name = self.digest.name
-        rows = [r for r in state.list_deliveries(name)
-                if r.recipient in {p.address.lower() for p in plan.recipients}]
+        wanted = {p.address.lower() for p in plan.recipients}
+        rows = [r for r in state.list_deliveries(name) if r.recipient in wanted]
         pending = sum(r.status == PENDING for r in rows)
         # `sending` rows with no live owner are unknown; a live process's are in flight and
         # that process reports them.

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 
 import jinja2
 
 from newsletter.compose import RenderedEmail, prepare_email
 from newsletter.config import Settings, Subscriber
-from newsletter.message import build_message, serialize_message
+from newsletter.message import (
+    WIRE_POLICY,
+    build_message,
+    encode_body,
+    header_value,
+    serialize_message,
+)
 from newsletter.models import Digest, Paper
 from newsletter.subscribers import select_papers
 from newsletter.unsubscribe import make_token, unsubscribe_link
 
 log = logging.getLogger(__name__)
 
+# Stand-ins in the per-selection header template, replaced per recipient.
+_RCPT_PH = "nl-recipient@placeholder.invalid"
+_MSGID_PH = "<nl-message-id@placeholder.invalid>"
+_TOKEN_PH = "NLTOKENPLACEHOLDER"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"  # RFC 5322 atext: a display name needing no quotes
+_PLAIN_NAME = re.compile("^(?:" + _ATOM + "(?: " + _ATOM + ")*)?$")
 _SLUG = re.compile(r"[^a-z0-9-]+")
 
 
@@ -107,21 +121,25 @@ class MessageBuilder:
         self.list_id = list_id(settings)
         email = settings.email
         self.mailto = f"mailto:{email.unsubscribe_mailto or self.sender}?subject=unsubscribe"
+        self._templates: dict[tuple[str, ...] | None, _Template] = {}
 
     def render(self, recipient: Recipient, *, unsubscribe_url: str) -> RenderedEmail:
         return self.prepared.render(recipient.papers, unsubscribe_url=unsubscribe_url)
 
-    def build(self, recipient: Recipient, *, message_id: str) -> bytes:
-        """The message for `recipient`, serialised for SMTP (lines <= 998, no folding)."""
-        url = ""
-        if self.settings.email.unsubscribe_url:
-            token = make_token(self.secret, recipient.address)
-            url = unsubscribe_link(self.settings.email.unsubscribe_url, token)
-        rendered = self.render(recipient, unsubscribe_url=url)
-        msg = build_message(
+    def _urls(self, recipient: Recipient) -> tuple[str, str]:
+        """(token, one-click URL) for `recipient`; ("", "") without email.unsubscribe_url."""
+        base = self.settings.email.unsubscribe_url
+        if not base:
+            return "", ""
+        token = make_token(self.secret, recipient.address)
+        return token, unsubscribe_link(base, token)
+
+    def _message(self, rendered: RenderedEmail, *, to: str, message_id: str,
+                 url: str) -> EmailMessage:
+        return build_message(
             rendered,
             sender=self.settings.email.from_addr,
-            recipient=formataddr((recipient.name, recipient.address)),
+            recipient=to,
             date=self.now,
             message_id=message_id,
             list_id=self.list_id,
@@ -129,9 +147,97 @@ class MessageBuilder:
             unsubscribe_url=url,
             reply_to=self.settings.email.reply_to,
         )
-        data = serialize_message(msg)
+
+    def build_reference(self, recipient: Recipient, *, message_id: str) -> bytes:
+        """The message built and serialised entirely by the `email` package (slow, ~10 ms)."""
+        _token, url = self._urls(recipient)
+        rendered = self.render(recipient, unsubscribe_url=url)
+        to = formataddr((recipient.name, recipient.address))
+        return serialize_message(self._message(rendered, to=to, message_id=message_id, url=url))
+
+    def _template(self, recipient: Recipient) -> _Template:
+        key = None if recipient.papers is None else tuple(p.id for p in recipient.papers)
+        template = self._templates.get(key)
+        if template is None:
+            base = self.settings.email.unsubscribe_url
+            url = unsubscribe_link(base, _TOKEN_PH) if base else ""
+            rendered = self.render(recipient, unsubscribe_url=url)
+            msg = self._message(rendered, to=_RCPT_PH, message_id=_MSGID_PH, url=url)
+            head = serialize_message(msg).decode("ascii").partition("\r\n\r\n")[0]
+            boundary = msg.get_boundary()
+            assert boundary is not None
+            template = _Template(head, boundary)
+            self._templates[key] = template
+        return template
+
+    def build(self, recipient: Recipient, *, message_id: str) -> bytes:
+        """The message for `recipient`, serialised for SMTP (lines <= 998, no folding).
+
+        Same bytes as build_reference(), ~20x faster: the headers are serialised once per
+        selection with placeholders, and only To, Message-ID, the token and the two encoded
+        parts are made per recipient (a test checks the bytes are identical).
+        """
+        template = self._template(recipient)
+        token, url = self._urls(recipient)
+        rendered = self.render(recipient, unsubscribe_url=url)
+        parts = [_encode_part(rendered.text, "plain"), _encode_part(rendered.html, "html")]
+        if any(template.boundary in part for part in parts):
+            return self.build_reference(recipient, message_id=message_id)
+        to_line = _to_line(recipient)
+        head = (template.head.replace(f"To: {_RCPT_PH}\r\n", to_line, 1)
+                .replace(_MSGID_PH, header_value(message_id), 1)
+                .replace(_TOKEN_PH, token, 1))
+        sep = f"--{template.boundary}\r\n"
+        data = (head + "\r\n\r\n" + sep + sep.join(parts)
+                + f"--{template.boundary}--\r\n").encode("ascii")
         if len(data) > self.settings.email.max_bytes:
             log.warning("%s: message to %s is %d bytes, over email.max_bytes = %d",
                         self.digest.name, recipient.address, len(data),
                         self.settings.email.max_bytes)
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    head: str  # the header block with placeholders, without the blank line after it
+    boundary: str
+
+
+def encode_body_fast(text: str) -> tuple[str, str]:
+    """message.encode_body with the same result, without building the base64 it does not use.
+
+    encode_body encodes both ways and keeps the shorter; the base64 length is arithmetic
+    (76-character lines from 57-byte chunks), so only the winner is built.
+    """
+    data = text.encode("utf-8")
+    if data.isascii() and "\r" not in text and max(map(len, data.split(b"\n")), default=0) <= 990:
+        return encode_body(text)
+    qp = binascii.b2a_qp(data, istext=True).decode("ascii")
+    lines = -(-len(data) // 57)
+    if len(qp) + qp.count("\n") <= 4 * (-(-len(data) // 3)) + 2 * lines:
+        return "quoted-printable", qp if qp.endswith("\n") else qp + "=\n"
+    flat = binascii.b2a_base64(data, newline=False).decode("ascii")
+    return "base64", "".join(flat[i:i + 76] + "\n" for i in range(0, len(flat), 76))
+
+
+def _encode_part(text: str, subtype: str) -> str:
+    """One MIME part as message.build_message writes it (headers, blank line, payload)."""
+    cte, payload = encode_body_fast(text)
+    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: {cte}\r\n\r\n"
+            + payload.replace("\n", "\r\n") + "\r\n")
+
+
+def _to_line(recipient: Recipient) -> str:
+    """The To header line; plain ASCII names skip the (slow) header registry."""
+    name, address = recipient.name, recipient.address
+    if address.isascii() and len(name) + len(address) < 900 and _PLAIN_NAME.match(name):
+        return f"To: {name} <{address}>\r\n" if name else f"To: {address}\r\n"
+    return _fold_header("To", formataddr((name, address)))
+
+
+def _fold_header(name: str, value: str) -> str:
+    """`Name: value\r\n` exactly as the `email` package writes it with WIRE_POLICY."""
+    header = WIRE_POLICY.header_factory(name, header_value(value))
+    folded: str = WIRE_POLICY.fold(name, header)  # WIRE_POLICY ends lines with CRLF
+    return folded
