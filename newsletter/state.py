@@ -171,6 +171,13 @@ class State:
             raise
         self.conn.execute("COMMIT")
 
+    def _write(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
+        """One statement in autocommit mode (atomic by itself), busy errors made readable."""
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: state database is busy or locked: {exc}") from exc
+
     # -- meta ---------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
@@ -279,19 +286,23 @@ class State:
         """
         stamp = _iso(now or utc_now())
         key = (digest, recipient.lower())
-        with self.transaction() as conn:
-            row = self._get_delivery(digest, recipient)
-            if row is None:
+        # One UPDATE is atomic on its own: of two processes, exactly one sees rowcount 1.
+        cur = self._write(
+            """UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
+                 claimed_by = ?, updated_at = ?
+               WHERE digest = ? AND recipient = ? AND status = 'pending'""",
+            (owner, stamp, *key),
+        )
+        if cur.rowcount != 1:
+            row = self._get_delivery(digest, recipient) if retry_unknown else None
+            if row is None or not is_unknown(row):
                 return None
-            takeover = (retry_unknown and row.status == SENDING
-                        and (row.claimed_by is None or not is_owner_alive(row.claimed_by)))
-            if row.status != PENDING and not takeover:
-                return None
-            cur = conn.execute(
-                """UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
-                     claimed_by = ?, updated_at = ?
-                   WHERE digest = ? AND recipient = ? AND status = ?""",
-                (owner, stamp, *key, row.status),
+            # Compare-and-swap on the old owner, so two retrying processes cannot both win.
+            cur = self._write(
+                """UPDATE deliveries SET attempts = attempts + 1, claimed_by = ?, updated_at = ?
+                   WHERE digest = ? AND recipient = ? AND status = 'sending'
+                     AND claimed_by IS ?""",
+                (owner, stamp, *key, row.claimed_by),
             )
             if cur.rowcount != 1:
                 return None
@@ -308,14 +319,13 @@ class State:
         if status not in (SENT, FAILED, PENDING, SENDING):
             raise ValueError(status)
         stamp = _iso(now or utc_now())
-        with self.transaction() as conn:
-            conn.execute(
-                """UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?,
-                     sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
-                     claimed_by = CASE WHEN ? = 'sending' THEN NULL ELSE claimed_by END
-                   WHERE digest = ? AND recipient = ? AND status = 'sending' AND claimed_by = ?""",
-                (status, error, stamp, status, stamp, status, digest, recipient.lower(), owner),
-            )
+        self._write(
+            """UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?,
+                 sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+                 claimed_by = CASE WHEN ? = 'sending' THEN NULL ELSE claimed_by END
+               WHERE digest = ? AND recipient = ? AND status = 'sending' AND claimed_by = ?""",
+            (status, error, stamp, status, stamp, status, digest, recipient.lower(), owner),
+        )
 
     def _get_delivery(self, digest: str, recipient: str) -> DeliveryRow | None:
         row = self.conn.execute(

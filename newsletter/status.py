@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class RecipientIssue:
     recipient: str
-    status: str  # "failed" | "unknown"
+    status: str  # "failed" | "unknown" | "pending" (a temporary failure, retried next run)
     attempts: int
     last_error: str
 
@@ -73,7 +73,7 @@ def collect_status(state_path: Path, *, next_send_due: dt.datetime | None = None
                 if is_unknown(d):
                     status = "unknown"
                 counts[status] += 1
-                if status in (FAILED, "unknown"):
+                if status in (FAILED, "unknown") or (status == PENDING and d.last_error):
                     issues.append(RecipientIssue(d.recipient, status, d.attempts,
                                                  d.last_error or "outcome unknown"))
             digests.append(DigestStatus(
