@@ -232,9 +232,8 @@ def _content_html(paper: Paper, *, full: bool) -> str:
     if full:
         for name in AI_FIELDS:
             _labelled(parts, FIELD_LABELS[name], paper.field(name))
-        abstract = _cut(paper.abstract)
-        if abstract:
-            paras = [p for p in abstract.split("\n\n") if p.strip()]
+        paras = [p for p in _cut(paper.abstract).split("\n\n") if p.strip()]
+        if paras:
             parts.append(f"<p><strong>{FIELD_LABELS['abstract']}:</strong> {_esc(paras[0])}</p>")
             parts.extend(f"<p>{_esc(p)}</p>" for p in paras[1:])
     else:

@@ -7,7 +7,7 @@ import datetime as dt
 import feedparser
 import pytest
 from feed_helpers import make_digest, make_paper
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -215,6 +215,7 @@ def test_category_labels() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(text=st.text(max_size=80))
+@example(text=" ")  # a whitespace-only abstract once crashed the content builder
 def test_any_text_gives_a_valid_feed(text: str) -> None:
     paper = make_paper("2506.00001", title=text, tldr=text, authors=(text,), abstract=text,
                        conclusion=text)
