@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import ssl
@@ -38,6 +39,7 @@ class Faults:
     drop_at_mail: set[int] = field(default_factory=set)  # drop the connection at MAIL number N
     drop_after_data: set[int] = field(default_factory=set)  # drop after the body of message N
     auth_ok: bool = True
+    data_delay: float = 0.0  # seconds the server takes to answer each end-of-DATA
 
 
 class RecordingHandler:
@@ -78,6 +80,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.faults.data_delay:
+            await asyncio.sleep(self.faults.data_delay)
         with self.lock:
             self.data_count += 1
             number = self.data_count

@@ -258,6 +258,7 @@ def test_two_concurrent_sends_mail_each_recipient_once(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     many = [(f"u{i:03d}@example.com", f"User {i}", "", "") for i in range(60)]
+    smtp_server.handler.faults.data_delay = 0.01  # keeps both processes busy at the same time
     config = write_config(tmp_path, smtp_server.port, subscribers=many)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-m", "newsletter.cli", "send", "-c", str(config)],
@@ -324,3 +325,32 @@ def test_auth_failure_names_what_to_check_and_never_prints_the_password(
     assert PASSWORD not in result.stdout + result.stderr
     assert smtp_server.handler.messages == []
 
+
+
+def test_drop_after_the_body_is_unknown_and_not_resent(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    smtp_server.handler.faults.drop_after_data = {2}
+    settings = load_settings(write_config(tmp_path, smtp_server.port))
+    report = send(settings)
+    assert report.unsent == 1  # type: ignore[attr-defined]
+    first = sorted(smtp_server.handler.recipients())
+    assert len(first) == 4  # the server did take the second message before dropping
+    (digest,) = collect_status(settings.state.path).digests
+    assert (digest.sent, digest.unknown) == (3, 1)
+    send(settings)
+    assert sorted(smtp_server.handler.recipients()) == first
+
+
+def test_unsubscribe_accepts_the_token_from_the_one_click_url(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = write_config(tmp_path, smtp_server.port)
+    send(load_settings(config))
+    msg = received(smtp_server)["bio@example.com"]
+    token = msg["List-Unsubscribe"].split("token=")[1].rstrip(">")
+    result = run_cli("unsubscribe", "-c", str(config), token)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("bio@example.com: added")
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert run_cli("unsubscribe", "-c", str(config), forged).returncode == 1

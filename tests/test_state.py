@@ -167,3 +167,15 @@ def test_a_lock_of_a_dead_process_or_a_stale_heartbeat_is_taken_over(tmp_path: P
         much_later = t0 + dt.timedelta(minutes=10)
         assert state.acquire_lock("scheduler", owner=mine, now=much_later,
                                   stale_after=dt.timedelta(minutes=5)) is None
+
+
+def test_an_unknown_row_taken_over_is_not_taken_again(tmp_path: Path) -> None:
+    with open_state(tmp_path / "s.db") as state:
+        state.add_deliveries("d", [("a@example.com", "<1@x>")])
+        dead = _dead_owner()
+        state.claim_delivery("d", "a@example.com", owner=dead)
+        first = state.claim_delivery("d", "a@example.com", owner=make_owner_id(),
+                                     retry_unknown=True)
+        second = state.claim_delivery("d", "a@example.com", owner=make_owner_id(),
+                                      retry_unknown=True)
+        assert first is not None and second is None
