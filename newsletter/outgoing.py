@@ -23,7 +23,7 @@ from newsletter.message import (
     serialize_message,
 )
 from newsletter.models import Digest, Paper
-from newsletter.subscribers import select_papers
+from newsletter.subscribers import PaperSelector
 from newsletter.unsubscribe import make_token, unsubscribe_link
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ _MSGID_PH = "<nl-message-id@placeholder.invalid>"
 _TOKEN_PH = "NLTOKENPLACEHOLDER"
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"  # RFC 5322 atext: a display name needing no quotes
 _PLAIN_NAME = re.compile("^(?:" + _ATOM + "(?: " + _ATOM + ")*)?$")
+_ASCII_BYTES = bytes(range(128))
 _SLUG = re.compile(r"[^a-z0-9-]+")
 
 
@@ -83,6 +84,7 @@ def plan_recipients(
     """Apply the suppression list and each subscriber's filter."""
     chosen: list[Recipient] = []
     n_suppressed = n_empty = 0
+    selector = PaperSelector(digest)
     for sub in subscribers:
         if sub.email.lower() in suppressed:
             n_suppressed += 1
@@ -91,7 +93,7 @@ def plan_recipients(
             papers: tuple[Paper, ...] | None = None
             count = len(digest.papers)
         else:
-            papers = select_papers(digest, sub)
+            papers = selector.select(sub)
             count = len(papers)
         if count == 0 and not send_empty:
             n_empty += 1
@@ -121,7 +123,9 @@ class MessageBuilder:
         self.list_id = list_id(settings)
         email = settings.email
         self.mailto = f"mailto:{email.unsubscribe_mailto or self.sender}?subject=unsubscribe"
-        self._templates: dict[tuple[str, ...] | None, _Template] = {}
+        # Keyed by the identity of the selection tuple (PaperSelector hands out one tuple per
+        # distinct filter); the tuple is kept alive beside its template so ids are not reused.
+        self._templates: dict[int | None, tuple[object, _Template]] = {}
 
     def render(self, recipient: Recipient, *, unsubscribe_url: str) -> RenderedEmail:
         return self.prepared.render(recipient.papers, unsubscribe_url=unsubscribe_url)
@@ -156,9 +160,9 @@ class MessageBuilder:
         return serialize_message(self._message(rendered, to=to, message_id=message_id, url=url))
 
     def _template(self, recipient: Recipient) -> _Template:
-        key = None if recipient.papers is None else tuple(p.id for p in recipient.papers)
-        template = self._templates.get(key)
-        if template is None:
+        key = None if recipient.papers is None else id(recipient.papers)
+        entry = self._templates.get(key)
+        if entry is None:
             base = self.settings.email.unsubscribe_url
             url = unsubscribe_link(base, _TOKEN_PH) if base else ""
             rendered = self.render(recipient, unsubscribe_url=url)
@@ -167,8 +171,9 @@ class MessageBuilder:
             boundary = msg.get_boundary()
             assert boundary is not None
             template = _Template(head, boundary)
-            self._templates[key] = template
-        return template
+            entry = (recipient.papers, template)
+            self._templates[key] = entry
+        return entry[1]
 
     def build(self, recipient: Recipient, *, message_id: str) -> bytes:
         """The message for `recipient`, serialised for SMTP (lines <= 998, no folding).
@@ -212,10 +217,15 @@ def encode_body_fast(text: str) -> tuple[str, str]:
     data = text.encode("utf-8")
     if data.isascii() and "\r" not in text and max(map(len, data.split(b"\n")), default=0) <= 990:
         return encode_body(text)
-    qp = binascii.b2a_qp(data, istext=True).decode("ascii")
     lines = -(-len(data) // 57)
-    if len(qp) + qp.count("\n") <= 4 * (-(-len(data) // 3)) + 2 * lines:
-        return "quoted-printable", qp if qp.endswith("\n") else qp + "=\n"
+    b64_size = 4 * (-(-len(data) // 3)) + 2 * lines
+    # Every non-ASCII byte costs three characters in quoted-printable and every line end two
+    # bytes: when even that lower bound loses to base64, skip encoding quoted-printable.
+    non_ascii = len(data.translate(None, _ASCII_BYTES))
+    if len(data) + 2 * non_ascii + data.count(b"\n") <= b64_size:
+        qp = binascii.b2a_qp(data, istext=True).decode("ascii")
+        if len(qp) + qp.count("\n") <= b64_size:
+            return "quoted-printable", qp if qp.endswith("\n") else qp + "=\n"
     flat = binascii.b2a_base64(data, newline=False).decode("ascii")
     return "base64", "".join(flat[i:i + 76] + "\n" for i in range(0, len(flat), 76))
 

@@ -127,18 +127,40 @@ def select_papers(digest: Digest, subscriber: Subscriber) -> tuple[Paper, ...]:
     (case-sensitive: `cs.*`, `q-bio.NC`) AND one keyword occurs, case-insensitively, in its
     title, TL;DR or abstract. An empty list of globs or keywords matches everything.
     """
-    globs = subscriber.categories
-    keywords = tuple(k.casefold() for k in subscriber.keywords)
-    return tuple(p for p in digest.papers if _matches(p, globs, keywords))
+    return PaperSelector(digest).select(subscriber)
 
 
-def _matches(paper: Paper, globs: tuple[str, ...], keywords: tuple[str, ...]) -> bool:
-    if globs:
-        categories = paper.categories or (paper.category,)
-        if not any(fnmatchcase(cat, g) for cat in categories for g in globs):
-            return False
-    if keywords:
-        haystack = f"{paper.title}\n{paper.tldr}\n{paper.abstract}".casefold()
-        if not any(k in haystack for k in keywords):
-            return False
-    return True
+class PaperSelector:
+    """select_papers for many subscribers of one digest: each paper's text is case-folded
+    once, and each distinct filter is evaluated once."""
+
+    def __init__(self, digest: Digest) -> None:
+        self.digest = digest
+        self._haystacks: tuple[str, ...] | None = None
+        self._cache: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Paper, ...]] = {}
+
+    def _texts(self) -> tuple[str, ...]:
+        if self._haystacks is None:
+            self._haystacks = tuple(f"{p.title}\n{p.tldr}\n{p.abstract}".casefold()
+                                    for p in self.digest.papers)
+        return self._haystacks
+
+    def select(self, subscriber: Subscriber) -> tuple[Paper, ...]:
+        globs = subscriber.categories
+        keywords = tuple(k.casefold() for k in subscriber.keywords)
+        key = (globs, keywords)
+        cached = self._cache.get(key)
+        if cached is None:
+            texts = self._texts() if keywords else ()
+            cached = tuple(
+                paper for i, paper in enumerate(self.digest.papers)
+                if (not globs or _category_matches(paper, globs))
+                and (not keywords or any(k in texts[i] for k in keywords))
+            )
+            self._cache[key] = cached
+        return cached
+
+
+def _category_matches(paper: Paper, globs: tuple[str, ...]) -> bool:
+    categories = paper.categories or (paper.category,)
+    return any(fnmatchcase(cat, g) for cat in categories for g in globs)

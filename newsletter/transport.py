@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
 _EOL = re.compile(rb"\r\n|\r|\n")
-_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
 class Outcome(enum.Enum):
@@ -258,7 +257,11 @@ class SmtpTransport:
 
 def encode_data(data: bytes) -> bytes:
     """The DATA payload: CRLF line ends, leading dots doubled (RFC 5321 4.5.2), final dot."""
-    body = _DOT.sub(b"..", _EOL.sub(b"\r\n", data))
+    if data.count(b"\n") != data.count(b"\r\n") or data.count(b"\r") != data.count(b"\r\n"):
+        data = _EOL.sub(b"\r\n", data)  # bare CR or LF: normalise (our messages have none)
+    body = data.replace(b"\r\n.", b"\r\n..")
+    if body.startswith(b"."):
+        body = b"." + body
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return body + b".\r\n"

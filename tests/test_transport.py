@@ -223,3 +223,15 @@ def test_missing_password_variable_is_named(monkeypatch: pytest.MonkeyPatch,
                             security="none", username="lab", password_env="NO_SUCH_PW_VAR")
     with pytest.raises(SmtpSetupError, match="NO_SUCH_PW_VAR"):
         SmtpTransport(settings).open()
+
+
+@pytest.mark.parametrize("data", [b"", b".", b".x\r\n", b"a\r\n.\r\nb", b"a\n.b\rc\r\n..d",
+                                  b"no dots\r\n", b"\r\n.\r\n.\n", b"x" * 100 + b"\r\n"])
+def test_encode_data_normalises_line_ends_and_doubles_leading_dots(data: bytes) -> None:
+    import re
+
+    # the regex way smtplib does it (_quote_periods), after normalising every line end
+    expected = re.sub(rb"(?m)^\.", b"..", re.sub(rb"\r\n|\r|\n", b"\r\n", data))
+    if not expected.endswith(b"\r\n"):
+        expected += b"\r\n"
+    assert encode_data(data) == expected + b".\r\n"
