@@ -380,42 +380,57 @@ def row_generate_day(sizes: Sizes, profile: bool) -> list[Row]:
     row.notes.append(f"{label}; whole process, fresh output folder, median of {sizes.repeats}; "
                      f"peak RSS {rss:.0f} MB; bare `python -c pass` {bare * 1000:.0f} ms, "
                      f"`import newsletter.cli` {base * 1000:.0f} ms")
-    stages = stage_breakdown(path, cwd / "stages-out", repeats=1 if sizes.quick else 3)
-    row.extra["stages_ms"] = stages
-    if stages:
-        row.notes.append("in-process stages (ms): " + ", ".join(
-            f"{k} {v:.0f}" for k, v in stages.items()))
+    stages = stage_breakdown([path], cwd / "stages-out", repeats=1 if sizes.quick else 3)
+    row.extra["stages"] = stages
+    row.notes.append(format_stages(stages))
     if profile and not row.ok:
         shutil.rmtree(out, ignore_errors=True)
         row.notes += profile_child("generate-day", cmd, cwd=cwd)
     return [row]
 
 
-def stage_breakdown(path: Path, out: Path, *, repeats: int) -> dict[str, float]:
-    """Median per-stage times from `run.py --child stages` (a fresh process each time)."""
+def stage_breakdown(paths: Sequence[Path], out: Path, *, repeats: int) -> dict[str, float]:
+    """Median per-stage times (ms) and the peak RSS (MB) after each stage, from
+    `run.py --child stages` (a fresh process each time)."""
     samples: list[dict[str, float]] = []
     for _ in range(repeats):
         shutil.rmtree(out, ignore_errors=True)
-        run = run_child([PY, str(Path(__file__)), "--child", "stages", str(path), str(out)])
+        cmd = [PY, str(Path(__file__)), "--child", "stages", str(out), *map(str, paths)]
+        run = run_child(cmd)
         if run.returncode != 0:
-            raise ChildFailed(["stages", "", "stages"], run)
+            raise ChildFailed(cmd, run)
         samples.append(json.loads(run.stdout.strip().splitlines()[-1]))
     return {k: statistics.median(s[k] for s in samples) for k in samples[0]}
 
 
-def child_stages(path: Path, out: Path) -> dict[str, float]:
-    """Time the stages of `generate` for one digest, in this (fresh) process, in ms."""
+def format_stages(stages: dict[str, float]) -> str:
+    times = ", ".join(f"{k} {v:.0f}" for k, v in stages.items() if not k.startswith("rss "))
+    rss = ", ".join(f"{k[4:]} {v:.0f}" for k, v in stages.items() if k.startswith("rss "))
+    return f"in-process stages (ms): {times}; peak RSS after each stage (MB): {rss}"
+
+
+def child_stages(paths: Sequence[Path], out: Path) -> dict[str, float]:
+    """Time the stages of `generate` for `paths` in this (fresh) process: ms, and RSS in MB."""
+    import resource
+
     times: dict[str, float] = {}
-    start = time.perf_counter()
+    rss: dict[str, float] = {}
+    start = mark = time.perf_counter()
+
+    def done(stage: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        times[stage] = (now - mark) * 1000
+        rss[f"rss {stage}"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        mark = now
+
     from newsletter import compose, feeds, pipeline, site, templating, writer
     from newsletter.config import load_settings
 
-    times["import"] = time.perf_counter() - start
+    done("import")
     settings = load_settings(None, cwd=out.parent)
-    mark = time.perf_counter()
-    good, _ = pipeline.load_digests([path])
-    times["parse"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    good, _ = pipeline.load_digests(list(paths))
+    done("parse")
     env = templating.make_environment(settings.email.templates)
     feed_set = feeds.build_feeds(good, site_title=settings.site.title,
                                  max_entries=settings.feeds.max_entries)
@@ -423,16 +438,14 @@ def child_stages(path: Path, out: Path) -> dict[str, float]:
     files[site.OPML_NAME] = site.render_opml(feed_set, site=settings.site,
                                              updated=feed_set.feeds[0].updated)
     files[site.INDEX_NAME] = site.render_index(feed_set, good, site=settings.site, env=env)
-    times["feeds"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    done("feeds")
     for digest in good:
         files.update(compose.render_digest_files(digest, settings, env=env))
-    times["email+day page"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    done("email+day page")
     writer.write_outputs(out, files)
-    times["write"] = time.perf_counter() - mark
-    times["total in-process"] = time.perf_counter() - start
-    return {k: v * 1000 for k, v in times.items()}
+    done("write")
+    times["total in-process"] = (time.perf_counter() - start) * 1000
+    return {**times, **rss}
 
 
 def row_window(sizes: Sizes, profile: bool) -> list[Row]:
@@ -487,6 +500,11 @@ def row_rebuild_year(sizes: Sizes, profile: bool) -> list[Row]:
     row.extra["peak_rss_mb"] = run.maxrss_mb
     row.notes.append(f"feeds.days = {sizes.inbox_days} over the same inbox ({sizes.inbox_papers} "
                      f"papers); one run; peak RSS of the child {run.maxrss_mb:.0f} MB")
+    if not ok:  # where the time and the memory go
+        paths = sorted(inbox.glob("*.md"))[-sizes.inbox_days:]
+        stages = stage_breakdown(paths, cwd / "stages-out", repeats=1)
+        row.extra["stages"] = stages
+        row.notes.append(format_stages(stages))
     if profile and not ok:
         shutil.rmtree(cwd / "out", ignore_errors=True)
         row.notes += profile_child("rebuild-year", cmd, cwd=cwd)
@@ -839,7 +857,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def child_main(args: list[str]) -> int:
     kind = args[0]
     if kind == "stages":
-        print(json.dumps(child_stages(Path(args[1]), Path(args[2]))))
+        print(json.dumps(child_stages([Path(a) for a in args[2:]], Path(args[1]))))
     elif kind == "render":
         result = child_render(Path(args[1]), int(args[2]), int(args[3]),
                               profile=args[4] == "profile")
