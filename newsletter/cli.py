@@ -90,11 +90,10 @@ def _cmd_send(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     import json
 
+    from newsletter.crontime import next_send_due
     from newsletter.status import collect_status, format_status
 
     settings = _load_settings(args)
-    from newsletter.schedule import next_send_due
-
     report = collect_status(settings.state.path, next_send_due=next_send_due(settings))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))

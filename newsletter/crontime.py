@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from newsletter.config import Settings
 from newsletter.errors import ConfigError
 
 UTC = dt.UTC
@@ -120,3 +121,14 @@ class WallClockCron(BaseTrigger):  # type: ignore[misc]
 
     def __str__(self) -> str:
         return f"cron[{self.expression}] in {self.zone}"
+
+
+def make_trigger(settings: Settings) -> WallClockCron:
+    """The send trigger `schedule.send_at` / `schedule.timezone` describe."""
+    return WallClockCron(settings.schedule.send_at, local_zone(settings.schedule.timezone))
+
+
+def next_send_due(settings: Settings, *, now: dt.datetime | None = None) -> dt.datetime:
+    """When `schedule.send_at` fires next, as an aware time in the schedule's zone."""
+    trigger = make_trigger(settings)
+    return trigger.next_slot(now or dt.datetime.now(UTC)).astimezone(trigger.zone)

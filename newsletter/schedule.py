@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from newsletter.config import Settings
-from newsletter.crontime import WallClockCron, local_zone
+from newsletter.crontime import WallClockCron, make_trigger
 from newsletter.delivery import SendReport, Transport, send_digests
 from newsletter.errors import NewsletterError, StateError
 from newsletter.parse import read_digest
@@ -31,16 +31,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "scheduler"
 LAST_SLOT_KEY = "scheduler.last_send_slot"
 Clock = Callable[[], dt.datetime]
-
-
-def make_trigger(settings: Settings) -> WallClockCron:
-    return WallClockCron(settings.schedule.send_at, local_zone(settings.schedule.timezone))
-
-
-def next_send_due(settings: Settings, *, now: dt.datetime | None = None) -> dt.datetime:
-    """When `schedule.send_at` fires next, as an aware time in the schedule's zone."""
-    trigger = make_trigger(settings)
-    return trigger.next_slot(now or utc_now()).astimezone(trigger.zone)
 
 
 @dataclass

@@ -19,7 +19,8 @@ from conftest import EXAMPLES, ROOT
 from smtp_server import SmtpServer, smtp_server_fixture  # noqa: F401
 
 from newsletter.config import Settings, load_settings
-from newsletter.schedule import LAST_SLOT_KEY, Daemon, next_send_due
+from newsletter.crontime import next_send_due
+from newsletter.schedule import LAST_SLOT_KEY, Daemon
 from newsletter.state import State, open_state
 from newsletter.transport import SmtpTransport
 
