@@ -227,7 +227,9 @@ def encode_body_fast(text: str) -> tuple[str, str]:
         if len(qp) + qp.count("\n") <= b64_size:
             return "quoted-printable", qp if qp.endswith("\n") else qp + "=\n"
     flat = binascii.b2a_base64(data, newline=False).decode("ascii")
-    return "base64", "".join(flat[i:i + 76] + "\n" for i in range(0, len(flat), 76))
+    starts = range(0, len(flat), 76)
+    chunks = map(flat.__getitem__, map(slice, starts, range(76, len(flat) + 76, 76)))
+    return "base64", "\n".join(chunks) + "\n"
 
 
 def _encode_part(text: str, subtype: str) -> str:
