@@ -240,7 +240,7 @@ def _short_path(filename: str) -> str:
 
 
 def synthetic_day(papers: int) -> Path:
-    path = WORK / "inputs" / f"day-s{SEED}-p{papers}" / "2025-07-01.md"
+    path = WORK / "inputs" / f"day-v{synth.VERSION}-s{SEED}-p{papers}" / "2025-07-01.md"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         synth.write_atomic(path, synth.digest_text(seed=SEED, papers=papers))
@@ -248,7 +248,7 @@ def synthetic_day(papers: int) -> Path:
 
 
 def synthetic_big(target_bytes: int) -> Path:
-    path = WORK / "inputs" / f"big-s{SEED}-b{target_bytes}" / "2025-07-02.md"
+    path = WORK / "inputs" / f"big-v{synth.VERSION}-s{SEED}-b{target_bytes}" / "2025-07-02.md"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         synth.write_atomic(path, synth.digest_of_size(seed=SEED, target_bytes=target_bytes))
@@ -257,7 +257,7 @@ def synthetic_big(target_bytes: int) -> Path:
 
 def synthetic_inbox(days: int, papers: int) -> Path:
     """The cached inbox; a marker file says it was written completely."""
-    folder = WORK / "inputs" / f"inbox-s{SEED}-d{days}-p{papers}"
+    folder = WORK / "inputs" / f"inbox-v{synth.VERSION}-s{SEED}-d{days}-p{papers}"
     marker = folder / ".complete"
     if not marker.exists():
         fresh_dir(folder)
@@ -739,6 +739,9 @@ def row_send(sizes: Sizes, profile: bool) -> list[Row]:
     ratio = rate / base_rate
     ok = ratio >= 0.7 and all(c == sizes.messages for c in counted)
     row = Row("send", rate, "msgs/s", base_rate, "msgs/s", ratio, ">= 0.7x baseline msgs/s", ok)
+    if sizes.quick:
+        row.notes.append("quick: with 200 messages the command's fixed start-up (import, parse, "
+                         "prepare the email) weighs ~10x more than with 2,000; judge the full run")
     row.notes.append(
         f"{sizes.messages} subscribers (CSV, {sizes.filters} distinct filters) of a "
         f"{sizes.day_papers}-paper synthetic day to aiosmtpd on 127.0.0.1 in another process; "
