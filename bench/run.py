@@ -400,10 +400,36 @@ def row_generate_day(sizes: Sizes, profile: bool) -> list[Row]:
     stages = stage_breakdown([path], cwd / "stages-out", repeats=1 if sizes.quick else 3)
     row.extra["stages"] = stages
     row.notes.append(format_stages(stages))
+    heavy = heavy_imports(cwd)
+    row.extra["imports_ms"] = heavy
+    row.notes.append("the heaviest imports (`-X importtime`, cumulative ms, nested ones "
+                     "included in their parent): " + ", ".join(
+                         f"{name} {ms:.0f}" for name, ms in heavy.items()))
     if profile and not row.ok:
         shutil.rmtree(out, ignore_errors=True)
         row.notes += profile_child("generate-day", cmd, cwd=cwd)
     return [row]
+
+
+STAGE_MODULES = ("newsletter.pipeline", "newsletter.parse", "newsletter.feeds",
+                 "newsletter.site", "newsletter.compose", "newsletter.writer")
+
+
+def heavy_imports(cwd: Path, *, threshold_ms: float = 12.0) -> dict[str, float]:
+    """Imports of the generate stages that take longer than `threshold_ms`, outermost first."""
+    run = run_child([PY, "-X", "importtime", "-c", "import " + ", ".join(STAGE_MODULES)],
+                    cwd=cwd)
+    found: dict[str, float] = {}
+    for line in run.stderr.splitlines():
+        parts = line.split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2].rstrip()
+        depth = (len(name) - len(name.lstrip())) // 2
+        ms = int(parts[1]) / 1000
+        if depth <= 3 and ms >= threshold_ms and "editable" not in name and name.strip() != "site":
+            found[name.strip()] = ms
+    return dict(sorted(found.items(), key=lambda kv: -kv[1])[:10])
 
 
 def stage_breakdown(paths: Sequence[Path], out: Path, *, repeats: int) -> dict[str, float]:
