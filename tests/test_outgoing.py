@@ -7,10 +7,18 @@ import re
 
 import pytest
 from conftest import EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.config import EmailSettings, Settings, SiteSettings, Subscriber
 from newsletter.message import encode_body
-from newsletter.outgoing import MessageBuilder, Recipient, encode_body_fast, plan_recipients
+from newsletter.outgoing import (
+    MessageBuilder,
+    PartEncoder,
+    Recipient,
+    encode_body_fast,
+    plan_recipients,
+)
 from newsletter.parse import read_digest
 from newsletter.subscribers import select_papers
 from newsletter.templating import make_environment
@@ -55,3 +63,20 @@ def test_plan_skips_suppressed_and_empty() -> None:
                                   "x" * 56 + "é", "é" * 57, "=" * 100 + "\n."])
 def test_encode_body_fast_matches_encode_body(text: str) -> None:
     assert encode_body_fast(text) == encode_body(text)
+
+
+_PIECES = st.lists(st.sampled_from([*"ab =.\t\n中é", "x" * 80, "\r\n", "中" * 30]),
+                   max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=_PIECES, after=_PIECES, tokens=st.lists(
+    st.from_regex(r"[A-Za-z0-9_-]{4,40}\.[A-Za-z0-9_-]{22}", fullmatch=True), min_size=1,
+    max_size=3))
+def test_part_encoder_with_a_cached_head_matches_encode_body(
+    before: str, after: str, tokens: list[str]
+) -> None:
+    encoder = PartEncoder()
+    for token in tokens:  # the same head for several recipients: the cache is used
+        text = f"{before}https://x.org/u?token={token}{after}"
+        assert encoder.encode(text, token=token) == encode_body(text)
