@@ -257,7 +257,8 @@ class SmtpTransport:
 
 def encode_data(data: bytes) -> bytes:
     """The DATA payload: CRLF line ends, leading dots doubled (RFC 5321 4.5.2), final dot."""
-    if data.count(b"\n") != data.count(b"\r\n") or data.count(b"\r") != data.count(b"\r\n"):
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
         data = _EOL.sub(b"\r\n", data)  # bare CR or LF: normalise (our messages have none)
     body = data.replace(b"\r\n.", b"\r\n..")
     if body.startswith(b"."):
