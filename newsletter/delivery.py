@@ -16,7 +16,7 @@ from newsletter.config import Settings, Subscriber
 from newsletter.errors import ConfigError, DigestError, NewsletterError, SmtpSetupError
 from newsletter.inbox import list_digest_files
 from newsletter.models import Digest
-from newsletter.outgoing import MessageBuilder, Plan, Recipient, new_message_id, plan_recipients
+from newsletter.outgoing import MessageBuilder, Plan, Recipient, plan_recipients
 from newsletter.parse import read_digest
 from newsletter.state import (
     FAILED,
@@ -43,7 +43,8 @@ _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._@+-]+")
 
 
 class Transport(Protocol):
-    def send(self, sender: str, recipient: str, data: bytes) -> SendResult: ...
+    def send(self, sender: str, recipient: str, data: bytes, *, crlf: bool = False
+             ) -> SendResult: ...
     def close(self) -> None: ...
 
 
@@ -219,7 +220,7 @@ class _Job:
         outbox.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         for recipient in plan.recipients:
-            data = self.builder.build(recipient, message_id=new_message_id(self.settings))
+            data = self.builder.build(recipient, message_id=self.builder.new_message_id())
             name = _UNSAFE_FILE_CHARS.sub("_", f"{self.digest.name}__{recipient.address}")
             target = outbox / f"{name.strip('.')}.eml"
             _write_atomic(target, data)
@@ -230,9 +231,9 @@ class _Job:
 
     def send_test(self, transport: Transport, to: str) -> DigestReport:
         assert self.state is not None
-        message_id = new_message_id(self.settings)
+        message_id = self.builder.new_message_id()
         data = self.builder.build(Recipient(to, "", None), message_id=message_id)
-        result = transport.send(self.builder.sender, to, data)
+        result = transport.send(self.builder.sender, to, data, crlf=True)
         status = SENT if result.outcome is Outcome.SENT else FAILED
         self.state.record_test_send(self.digest.name, to, message_id=message_id, status=status,
                                     error=result.error or None)
@@ -246,7 +247,7 @@ class _Job:
         assert state is not None
         name = self.digest.name
         plan = self.plan(subscribers)
-        state.add_deliveries(name, [(r.address, new_message_id(self.settings))
+        state.add_deliveries(name, [(r.address, self.builder.new_message_id())
                                     for r in plan.recipients])
         rows = {row.recipient: row for row in state.list_deliveries(name)}
         owner = make_owner_id()
@@ -269,7 +270,8 @@ class _Job:
             if crash_on and crash_on == recipient.address.lower():
                 os._exit(75)
             try:
-                result = transport.send(self.builder.sender, recipient.address, data)
+                result = transport.send(self.builder.sender, recipient.address, data,
+                                        crlf=True)
             except SmtpSetupError as exc:
                 state.finish_delivery(name, recipient.address, status=PENDING, owner=owner,
                                       error=str(exc))

@@ -120,6 +120,7 @@ class MessageBuilder:
         self.now = now
         self.prepared = prepare_email(digest, settings, env=env)
         self.sender = sender_address(settings)
+        self.domain = sender_domain(settings)
         self.list_id = list_id(settings)
         email = settings.email
         self.mailto = f"mailto:{email.unsubscribe_mailto or self.sender}?subject=unsubscribe"
@@ -130,6 +131,10 @@ class MessageBuilder:
 
     def render(self, recipient: Recipient, *, unsubscribe_url: str) -> RenderedEmail:
         return self.prepared.render(recipient.papers, unsubscribe_url=unsubscribe_url)
+
+    def new_message_id(self) -> str:
+        """A Message-ID on the sender's domain."""
+        return make_msgid(domain=self.domain)
 
     def _urls(self, recipient: Recipient) -> tuple[str, str]:
         """(token, one-click URL) for `recipient`; ("", "") without email.unsubscribe_url."""

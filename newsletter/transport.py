@@ -165,8 +165,11 @@ class SmtpTransport:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+    def send(self, sender: str, recipient: str, data: bytes, *, crlf: bool = False
+             ) -> SendResult:
         """Send one message to one recipient, retrying temporary failures with backoff.
+
+        `crlf=True` promises every line of `data` already ends in CRLF (skips that check).
 
         Raises SmtpSetupError when (re)connecting or logging in fails.
         """
@@ -180,7 +183,7 @@ class SmtpTransport:
                 self._sleep(delay)
             self.open()
             try:
-                self._transact(sender, recipient, data)
+                self._transact(sender, recipient, data, crlf=crlf)
                 return SendResult(Outcome.SENT)
             except smtplib.SMTPResponseException as exc:
                 error = f"{exc.smtp_code} {self._scrub(_text(exc.smtp_error))}"
@@ -202,7 +205,7 @@ class SmtpTransport:
                 )
         return SendResult(Outcome.DEFERRED, error)
 
-    def _transact(self, sender: str, recipient: str, data: bytes) -> None:
+    def _transact(self, sender: str, recipient: str, data: bytes, *, crlf: bool) -> None:
         """MAIL, RCPT, DATA by hand, so a drop before and after the body are told apart."""
         smtp = self._smtp
         assert smtp is not None
@@ -223,7 +226,7 @@ class SmtpTransport:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _Dropped(str(exc)) from exc
         try:
-            smtp.send(encode_data(data))
+            smtp.send(encode_data(data, crlf=crlf))
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _Ambiguous(str(exc)) from exc
@@ -255,10 +258,10 @@ class SmtpTransport:
         self._next_slot = now + 60.0 / per_minute
 
 
-def encode_data(data: bytes) -> bytes:
+def encode_data(data: bytes, *, crlf: bool = False) -> bytes:
     """The DATA payload: CRLF line ends, leading dots doubled (RFC 5321 4.5.2), final dot."""
-    crlf = data.count(b"\r\n")
-    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+    if not crlf and (data.count(b"\n") != data.count(b"\r\n")
+                     or data.count(b"\r") != data.count(b"\n")):
         data = _EOL.sub(b"\r\n", data)  # bare CR or LF: normalise (our messages have none)
     body = data.replace(b"\r\n.", b"\r\n..")
     if body.startswith(b"."):
