@@ -24,6 +24,7 @@ from newsletter.errors import NewsletterError, StateError
 from newsletter.parse import read_digest
 from newsletter.pipeline import generate
 from newsletter.state import State, make_owner_id, open_state, utc_now
+from newsletter.subscribers import load_subscribers
 from newsletter.watch import InboxWatcher, file_sha256
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,11 @@ class Daemon:
         """Mail every arrived digest that is not yet sent; digests too old are skipped."""
         now = self.clock()
         self._skip_old_digests(now)
+        if not load_subscribers(self.settings).subscribers:
+            if slot is not None:
+                self.state.set_meta(LAST_SLOT_KEY, slot.isoformat())
+            log.info("no subscribers configured: feeds only, nothing to mail")
+            return None
         try:
             report = send_digests(self.settings, transport=self.transport,
                                   now=self.clock, should_stop=self.stop.is_set)

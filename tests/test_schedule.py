@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import shutil
 import signal
@@ -293,3 +294,21 @@ send_at = "0 8 1 1 *"
         assert stop(proc) == 0
     assert sorted(smtp_server.handler.recipients()) == ["ann@example.com", "cv@example.com"]
     assert "Traceback" not in log.read_text()
+
+
+def test_without_subscribers_the_daemon_only_builds_feeds(
+    tmp_path: Path, smtp_server: SmtpServer, make_daemon: Callable[..., Daemon],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = load_settings(write_config(tmp_path, smtp_server.port))
+    settings = settings.replace(subscribers_file=None)
+    caplog.set_level(logging.INFO, logger="newsletter")
+    clock = FakeClock(dt.datetime(2025, 6, 4, 3, tzinfo=UTC))
+    daemon = make_daemon(settings, clock)
+    shutil.copy(DIGEST, tmp_path / "inbox" / DIGEST.name)
+    daemon.poll(monotonic=0)
+    assert daemon.send_due(slot=clock()) is None
+    assert daemon.retry_at is None  # not an outage: nothing to retry
+    assert "no subscribers" in caplog.text
+    assert daemon.state.get_meta(LAST_SLOT_KEY) == clock().isoformat()
+    assert smtp_server.handler.messages == []
