@@ -345,9 +345,6 @@ def _piece_names(
     return names
 
 
-_LAST: list[tuple[Digest, Settings, jinja2.Environment, PreparedDigest]] = []
-
-
 def render_email(
     digest: Digest,
     settings: Settings,
@@ -359,15 +356,10 @@ def render_email(
 ) -> RenderedEmail:
     """One subscriber's email: `papers` is their selection from `digest` (None = every paper).
 
-    Pass `prepared` (from prepare_email) when rendering many subscribers; without it the last
-    digest prepared here is reused when it is the same objects, so a loop stays cheap too.
+    Pass `prepared` (from prepare_email) when rendering many subscribers: preparing runs
+    premailer over the whole digest once; rendering one selection from it is cheap.
     """
-    if prepared is None:
-        if _LAST and _LAST[0][0] is digest and _LAST[0][1] is settings and _LAST[0][2] is env:
-            prepared = _LAST[0][3]
-        else:
-            prepared = prepare_email(digest, settings, env=env)
-            _LAST[:] = [(digest, settings, env, prepared)]
+    prepared = prepared or prepare_email(digest, settings, env=env)
     return prepared.render(papers, unsubscribe_url=unsubscribe_url)
 
 
