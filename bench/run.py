@@ -540,19 +540,27 @@ def row_rebuild_year(sizes: Sizes, profile: bool) -> list[Row]:
                        feeds={"days": sizes.inbox_days, "out": str(cwd / "out")})
     cmd = [*NEWSLETTER, "generate", "-c", str(cfg)]
     limit = 240.0
-    run = run_child(cmd, cwd=cwd, timeout=limit)
-    if run.returncode != 0:
-        if run.seconds >= limit:
-            row = Row("rebuild-year", run.seconds, "s", target="< 60 s and < 1 GB", ok=False)
-            row.notes.append(f"killed after {limit:.0f} s; peak RSS so far {run.maxrss_mb:.0f} MB")
-            return [row]
-        raise ChildFailed(cmd, run)
-    ok = run.seconds < 60 and run.maxrss_mb < 1000
-    row = Row("rebuild-year", run.seconds, "s", target="< 60 s and < 1 GB", ok=ok,
-              also=f"peak {run.maxrss_mb:.0f} MB")
-    row.extra["peak_rss_mb"] = run.maxrss_mb
-    row.notes.append(f"feeds.days = {sizes.inbox_days} over the same inbox ({sizes.inbox_papers} "
-                     f"papers); one run; peak RSS of the child {run.maxrss_mb:.0f} MB")
+    runs: list[ChildRun] = []
+    for _ in range(1 if sizes.quick else 2):  # a fresh output folder each time
+        shutil.rmtree(cwd / "out", ignore_errors=True)
+        run = run_child(cmd, cwd=cwd, timeout=limit)
+        if run.returncode != 0:
+            if run.seconds >= limit:
+                row = Row("rebuild-year", run.seconds, "s", target="< 60 s and < 1 GB", ok=False)
+                row.notes.append(f"killed after {limit:.0f} s")
+                return [row]
+            raise ChildFailed(cmd, run)
+        runs.append(run)
+    took = statistics.median(r.seconds for r in runs)
+    peak = max(r.maxrss_mb for r in runs)
+    ok = took < 60 and peak < 1000
+    row = Row("rebuild-year", took, "s", target="< 60 s and < 1 GB", ok=ok,
+              also=f"peak {peak:.0f} MB")
+    row.extra["peak_rss_mb"] = peak
+    row.notes.append(
+        f"feeds.days = {sizes.inbox_days} over the same inbox ({sizes.inbox_papers} papers), "
+        f"fresh output folder; runs: {', '.join(f'{r.seconds:.1f} s' for r in runs)} "
+        f"(median shown); peak RSS of the child {peak:.0f} MB")
     if not ok:  # where the time and the memory go
         paths = sorted(inbox.glob("*.md"))[-sizes.inbox_days:]
         stages = stage_breakdown(paths, cwd / "stages-out", repeats=1)
