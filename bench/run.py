@@ -622,8 +622,8 @@ def child_render(day: Path, subscribers: int, filters: int, *, profile: bool) ->
                        keywords=split_list(pairs[i % len(pairs)][1]))
             for i in range(subscribers)]
     render_email(digest, settings, env=env)  # warm templates and CSS parsing
-    # A fresh Settings object each time: the composer caches the last digest it prepared by
-    # identity, and the baseline is one full render from nothing.
+    # The baseline is one full render from nothing: a fresh Settings object each time, so no
+    # cache the composer may keep (keyed by identity) can serve it.
     full = median_seconds(lambda: render_email(digest, settings.replace(), env=env), 3)
     now = dt.datetime(2025, 7, 1, 8, 0, tzinfo=dt.UTC)
 
