@@ -17,6 +17,7 @@ from newsletter.inline import inline_css
 from newsletter.message import encoded_size, header_value
 from newsletter.models import Digest, Paper
 from newsletter.pieces import Marker
+from newsletter.templating import render_template
 from newsletter.views import CategoryView, PaperView, category_view, paper_view, site_url
 
 log = logging.getLogger(__name__)
@@ -181,8 +182,8 @@ def prepare_email(digest: Digest, settings: Settings, *, env: jinja2.Environment
         "sections": sections,
         "mark": marker.mark,
     }
-    html = inline_css(env.get_template("email.html.j2").render(context))
-    text = env.get_template("email.txt.j2").render(context)
+    html = inline_css(render_template(env, "email.html.j2", **context))
+    text = render_template(env, "email.txt.j2", **context)
     html_pieces = marker.split(html, template="email.html.j2")
     text_pieces = marker.split(text, template="email.txt.j2")
     sizes = {
@@ -369,7 +370,9 @@ def render_day_page(prep: PreparedDigest, *, env: jinja2.Environment) -> str:
     for view in prep.views:
         groups[view.category].append(view)
     base = prep.settings.site.base_url
-    return env.get_template("day.html.j2").render(
+    return render_template(
+        env,
+        "day.html.j2",
         lang=prep.settings.site.language,
         site_title=prep.settings.site.title,
         date_text=date_text(prep.digest),

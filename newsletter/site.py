@@ -14,6 +14,7 @@ from newsletter.categories import category_label
 from newsletter.config import SiteSettings
 from newsletter.feeds import Feed, FeedSet, xml_safe
 from newsletter.models import Digest
+from newsletter.templating import render_template
 
 INDEX_TEMPLATE = "index.html.j2"
 OPML_NAME = "feeds.opml"
@@ -68,7 +69,9 @@ def render_index(
         for d in ordered
     ]
     all_feed = feeds[0]
-    text = env.get_template(INDEX_TEMPLATE).render(
+    text = render_template(
+        env,
+        INDEX_TEMPLATE,
         title=site.title,
         language=site.language,
         feeds=feeds,
