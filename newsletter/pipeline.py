@@ -68,12 +68,19 @@ def select_window(settings: Settings) -> list[Path]:
     return dated[-settings.feeds.days:]
 
 
-def load_digests(paths: Sequence[Path]) -> tuple[list[Digest], list[BadDigest]]:
-    """Parse every path; the bad ones come back with their reason instead of stopping the run."""
+def load_digests(
+    paths: Sequence[Path], *, log_problems: bool = True
+) -> tuple[list[Digest], list[BadDigest]]:
+    """Parse every path; the bad ones come back with their reason instead of stopping the run.
+
+    Two digests with the same name (file stem) would write the same day page and email files:
+    the first one wins and the other is reported.
+    """
     from newsletter.parse import read_digest
 
     good: list[Digest] = []
     bad: list[BadDigest] = []
+    names: dict[str, Path] = {}
     for path in paths:
         try:
             digest = read_digest(path)
@@ -83,8 +90,15 @@ def load_digests(paths: Sequence[Path]) -> tuple[list[Digest], list[BadDigest]]:
         if digest.date is None:
             bad.append(BadDigest(path, NO_DATE))
             continue
-        for problem in digest.problems:
-            log.warning("%s", problem.describe(digest.source))
+        if digest.name in names:
+            bad.append(BadDigest(path, (
+                f"same name as {names[digest.name]}: their days/ and email/ files would "
+                "overwrite each other; rename one, or narrow input.pattern (e.g. '*.md')")))
+            continue
+        names[digest.name] = path
+        if log_problems:
+            for problem in digest.problems:
+                log.warning("%s", problem.describe(digest.source))
         good.append(digest)
     good.sort(key=lambda d: (d.date, d.name))
     return good, bad
@@ -118,7 +132,11 @@ def _email_files(
 
 
 def generate(
-    settings: Settings, *, digests: Sequence[Path] = (), out: Path | None = None
+    settings: Settings,
+    *,
+    digests: Sequence[Path] = (),
+    out: Path | None = None,
+    log_problems: bool = True,
 ) -> GenerateReport:
     """Write feeds, OPML, index and email files for `digests` (default: the inbox window).
 
@@ -129,7 +147,7 @@ def generate(
 
     out = out or settings.feeds.out
     paths = list(digests) if digests else select_window(settings)
-    good, bad = load_digests(paths)
+    good, bad = load_digests(paths, log_problems=log_problems)
     results: list[WriteResult] = []
     feeds = papers = 0
     if good:

@@ -94,13 +94,16 @@ class Daemon:
         verb = "changed" if known is not None else "picked up"
         log.info("%s %s: %d papers, %d problem(s)", verb, path, len(digest.papers),
                  len(digest.problems))
+        for problem in digest.problems:
+            log.warning("%s", problem.describe(str(path)))
         return True
 
     def _rebuild_feeds(self) -> None:
-        report = generate(self.settings)
-        for bad in report.bad:
-            log.error("%s", bad.describe())
-        log.info("feeds rebuilt in %s: %d file(s) written", report.out, len(report.written))
+        # Problems and bad files were logged once, when each file was picked up.
+        report = generate(self.settings, log_problems=False)
+        skipped = f", {len(report.bad)} bad digest(s) left out" if report.bad else ""
+        log.info("feeds rebuilt in %s: %d file(s) written%s", report.out, len(report.written),
+                 skipped)
 
     # -- sending ------------------------------------------------------------------------------
 

@@ -161,3 +161,15 @@ def test_cli_exits_1_after_writing_the_good_ones(
     assert _names(tmp_path / "public") >= FEED_FILES
     err = capsys.readouterr().err
     assert f"error: {undated}: no date: name the file YYYY-MM-DD*.md" in err
+
+
+def test_two_digests_with_the_same_name_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere" / EXAMPLE.name
+    other.parent.mkdir()
+    other.write_text(v3_digest(["2506.07777"]), encoding="utf-8")
+    out = tmp_path / "out"
+    report = generate(_settings(tmp_path), digests=[EXAMPLE, other], out=out)
+    assert [b.path for b in report.bad] == [other]
+    assert "same name" in report.bad[0].reason
+    assert [d.source for d in report.digests] == [str(EXAMPLE)]
+    assert "2506.07777" not in (out / "email" / "2025-06-04.html").read_text(encoding="utf-8")
