@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -116,14 +117,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_scheduler(_load_settings(args))
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsletter",
         description="Turn daily-arXiv digests into Atom feeds and an HTML email newsletter.",
     )
     parser.add_argument("--version", action="version", version=f"newsletter {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
+    # SUPPRESS: `newsletter -v parse X` and `newsletter parse -v X` both work.
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="debug logging, tracebacks")
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("-c", "--config", type=Path, help="TOML config (default ./newsletter.toml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -141,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common, config], help="preview the output folder")
     p.add_argument("-o", "--out", type=Path, help="folder to serve (default feeds.out)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.set_defaults(handler=_cmd_serve)
 
     p = sub.add_parser("send", parents=[common, config], help="mail digests to subscribers")
@@ -193,6 +207,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout went away (`newsletter parse --json X | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        if verbose:
+            log.exception("failed")
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error:{where} {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
