@@ -123,6 +123,7 @@ def make_subject(digest: Digest, settings: Settings, *, count: int) -> str:
     values = {
         "date": date_text(digest),
         "count": count,
+        "papers": _plural(count, "paper"),
         "title": settings.site.title,
         "name": digest.name,
     }
@@ -131,7 +132,7 @@ def make_subject(digest: Digest, settings: Settings, *, count: int) -> str:
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise ConfigError(
             f"email.subject = {settings.email.subject!r} is not valid: {exc}; use the fields "
-            "{date}, {count}, {title} and {name}"
+            "{date}, {count}, {papers}, {title} and {name}"
         ) from None
     return header_value(subject)
 

@@ -52,8 +52,9 @@ class EmailSettings:
     )
     reply_to: str = _opt("", "Optional Reply-To address.")
     subject: str = _opt(
-        "arXiv digest {date} · {count} papers",
-        "Subject; {date}, {count}, {title} and {name} are filled in.",
+        "arXiv digest {date} · {papers}",
+        "Subject; fills in {date}, {count} (a number), {papers} ('1 paper', '12 papers'), "
+        "{title} (site.title) and {name} (the digest's file name).",
     )
     max_bytes: int = _opt(
         95_000, "Budget for the encoded message (Gmail clips at ~102 KB).", minimum=20_000

@@ -125,7 +125,7 @@ def test_selection_unsubscribe_and_cache(env) -> None:  # type: ignore[no-untype
     cl_only = [p for p in digest.papers if p.category == "cs.CL"]
     url = "https://digest.example.org/unsubscribe?token=abc&x=1"
     email = prepared.render(cl_only, unsubscribe_url=url)
-    assert email.total == 1 and email.subject.endswith("1 papers")
+    assert email.total == 1 and email.subject.endswith("· 1 paper")
     tree = lxml.html.fromstring(email.html)
     assert [c.text_content() for c in tree.find_class("chip")] == ["cs.CL\xa01"]
     assert paper_links(email) == ["https://arxiv.org/abs/2506.00003"]
