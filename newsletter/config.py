@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -275,7 +276,15 @@ def _build_subscriber(item: dict[str, Any], index: int, source: str) -> Subscrib
     return Subscriber(email=email.strip(), name=name.strip(), **lists)
 
 
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+
+
 def _validate(settings: Settings, source: str) -> None:
+    if not _LANGUAGE_TAG.match(settings.site.language):
+        raise ConfigError(
+            f"{source}: site.language = {settings.site.language!r} is not a language tag "
+            "(e.g. 'en', 'zh-CN', 'de')"
+        )
     url = settings.site.base_url
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{source}: site.base_url must start with http:// or https://, "

@@ -112,6 +112,9 @@ def test_below_minimum_and_bad_values(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, "[feeds]\ndays = 0\n"))
     with pytest.raises(ConfigError, match=r"site\.base_url must start with http"):
         load_settings(_write(tmp_path, '[site]\nbase_url = "ftp://x/"\n'))
+    with pytest.raises(ConfigError, match=r"site\.language = .* is not a language tag"):
+        load_settings(_write(tmp_path, '[site]\nlanguage = \'en" onload="x\'\n'))
+    assert load_settings(_write(tmp_path, '[site]\nlanguage = "zh-CN"\n')).site.language == "zh-CN"
 
 
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
