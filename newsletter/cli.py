@@ -85,7 +85,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
         retry_unknown=args.retry_unknown,
     )
     print(format_send_report(report, inbox=settings.input.dir, dry_run=args.dry_run))
-    return 1 if report.unsent else 0
+    return 1 if report.unsent or report.errors else 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

@@ -354,3 +354,15 @@ def test_unsubscribe_accepts_the_token_from_the_one_click_url(
     assert result.stdout.startswith("bio@example.com: added")
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert run_cli("unsubscribe", "-c", str(config), forged).returncode == 1
+
+
+def test_a_bad_file_in_the_inbox_is_reported_the_rest_is_sent_and_the_exit_is_1(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    config = write_config(tmp_path, smtp_server.port)
+    (tmp_path / "inbox" / "2025-06-05.md").write_text("meeting notes, not a digest\n")
+    result = run_cli("send", "-c", str(config))
+    assert result.returncode == 1
+    assert "2025-06-05.md" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "all@example.com" in smtp_server.handler.recipients()
