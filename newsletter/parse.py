@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path, PurePath
@@ -21,6 +22,11 @@ LAYOUTS = ("v3", "v0", "v1", "v2", "astro", "emoji", "topics", "rich", "jsonl", 
 _HEADER_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _MARKER_WINDOW = 64 * 1024
 _EMPTY_V3 = "<div id=toc></div>\n\n# Table of Contents"
+# Invalid UTF-8 bytes a text file may have (shown as U+FFFD, a Problem); more is binary.
+_BAD_BYTES = re.compile("[\udc80-\udcff]+")
+_BAD_BYTES_ALLOWED = 16
+_BAD_BYTES_FRACTION = 0.01
+_LINES_NAMED = 5
 _STUB_MARKERS = ("今日没有找到新论文", "no new papers today", "no new papers were found")
 
 # Markers of the markdown layouts, most specific first (FORMAT.md §2-§4).
@@ -117,12 +123,20 @@ def _finish(raws: list[RawEntry], problems: list[Problem]) -> tuple[list[Paper],
             problems.append(Problem(f"entry {raw.arxiv_id} has no authors line", raw.line))
         papers.append(built.paper)
     if duplicates:
-        problems.append(Problem(f"{duplicates} duplicate entries dropped (first occurrence kept)"))
+        entries = _plural(duplicates, "duplicate entry", "duplicate entries")
+        problems.append(Problem(f"{entries} dropped (first occurrence kept)"))
     if failures:
-        problems.append(
-            Problem(f"{failures} AI summary fields were LLM failure texts and were left empty")
+        fields = _plural(
+            failures,
+            "AI summary field was an LLM failure text and was",
+            "AI summary fields were LLM failure texts and were",
         )
+        problems.append(Problem(f"{fields} left empty"))
     return papers, failures
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def parse_digest(text: str, *, source: str, name: str | None = None) -> Digest:
@@ -139,9 +153,10 @@ def parse_digest(text: str, *, source: str, name: str | None = None) -> Digest:
     if layout == "empty":
         raws: list[RawEntry] = []
     elif layout == "jsonl":
-        raws, problems, records = parse_jsonl(text)
-        if not records:
-            raise DigestError(source, "not a daily-arXiv JSONL file (no line is a JSON object)")
+        try:
+            raws, problems = parse_jsonl(text)
+        except ValueError as exc:
+            raise DigestError(source, str(exc)) from None
     else:
         raws, problems = parse_markdown(text, layout)
     papers, failures = _finish(raws, problems)
@@ -174,8 +189,42 @@ def read_digest(path: Path) -> Digest:
         raise DigestError(source, f"cannot read: {exc.strerror or exc}") from None
     if b"\x00" in data:
         raise DigestError(source, "binary content (NUL bytes), not a text digest")
+    damage: Problem | None = None
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DigestError(source, f"not UTF-8 text (bad byte at offset {exc.start})") from None
-    return parse_digest(text, source=source, name=path.stem)
+    except UnicodeDecodeError:
+        text, damage = _decode_damaged(data, source)
+    digest = parse_digest(text, source=source, name=path.stem)
+    if damage is None:
+        return digest
+    return dataclasses.replace(digest, problems=(damage, *digest.problems))
+
+
+def _decode_damaged(data: bytes, source: str) -> tuple[str, Problem]:
+    """Text with each run of invalid UTF-8 bytes shown as one U+FFFD, and the Problem saying where.
+
+    U+FFFD is kept (not stripped): it is legal XML and marks where the damage was. More than a
+    few undecodable bytes means a binary file or another encoding: DigestError.
+    """
+    escaped = data.decode("utf-8", errors="surrogateescape")  # each bad byte -> U+DC80..U+DCFF
+    runs = list(_BAD_BYTES.finditer(escaped))
+    bad = sum(len(run[0]) for run in runs)
+    if bad > max(_BAD_BYTES_ALLOWED, len(data) * _BAD_BYTES_FRACTION):
+        reason = f"{bad} of {len(data)} bytes are not UTF-8; binary, or another encoding?"
+        raise DigestError(source, f"not UTF-8 text ({reason})")
+    lines: list[int] = []  # the first distinct lines with damage (one more than named)
+    line, position = 1, 0
+    for run in runs:
+        line += escaped.count("\n", position, run.start())
+        position = run.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+            if len(lines) > _LINES_NAMED:
+                break
+    where = ""  # the Problem's line is the first; name the others when there are several
+    if len(lines) > 1:
+        where = " (lines " + ", ".join(map(str, lines[:_LINES_NAMED]))
+        where += ", ...)" if len(lines) > _LINES_NAMED else ")"
+    bytes_ = _plural(bad, "invalid UTF-8 byte", "invalid UTF-8 bytes")
+    message = f"{bytes_} shown as U+FFFD{where}; re-save the file as UTF-8"
+    return _BAD_BYTES.sub("\ufffd", escaped), Problem(message, lines[0])

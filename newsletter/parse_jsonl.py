@@ -18,6 +18,9 @@ _AI_KEYS = {
     "result": "result",
     "conclusion": "conclusion",
 }
+# Keys of the daily-arXiv record schema (FORMAT.md §7); a record with none of them is foreign.
+_SCHEMA_ORDER = ("id", "title", "abs", "pdf", "authors", "summary", "categories", "AI")
+_SCHEMA_KEYS = frozenset(_SCHEMA_ORDER)
 _EXTRA_NAMES = {
     "background": "Background",
     "data": "Data",
@@ -89,11 +92,15 @@ def _entry(record: dict[str, Any], number: int) -> RawEntry | Problem:
     return entry
 
 
-def parse_jsonl(text: str) -> tuple[list[RawEntry], list[Problem], int]:
-    """Raw entries of a JSONL digest, the problems met, and how many lines were JSON records."""
+def parse_jsonl(text: str) -> tuple[list[RawEntry], list[Problem]]:
+    """Raw entries of a JSONL digest and the problems met.
+
+    ValueError (its message says why) when no line yields a paper: another tool's JSON lines
+    must be an error, never an empty digest.
+    """
     entries: list[RawEntry] = []
     problems: list[Problem] = []
-    records = 0
+    records = schema_records = 0
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -106,9 +113,22 @@ def parse_jsonl(text: str) -> tuple[list[RawEntry], list[Problem], int]:
             problems.append(Problem("not a JSON object (line skipped)", number))
             continue
         records += 1
+        schema_records += not _SCHEMA_KEYS.isdisjoint(record)
         parsed = _entry(record, number)
         if isinstance(parsed, Problem):
             problems.append(parsed)
         else:
             entries.append(parsed)
-    return entries, problems, records
+    if not entries:
+        raise ValueError(_no_paper_reason(records, schema_records, problems))
+    return entries, problems
+
+
+def _no_paper_reason(records: int, schema_records: int, problems: list[Problem]) -> str:
+    if not records:
+        return "not a daily-arXiv JSONL file (no line is a JSON object)"
+    if not schema_records:
+        keys = ", ".join(sorted(_SCHEMA_KEYS, key=_SCHEMA_ORDER.index))
+        return f"JSON lines, but no record has the daily-arXiv keys ({keys}); another tool's file?"
+    first = next((p for p in problems if p.line is not None), problems[0])
+    return f"no record of this JSONL file is a readable paper (line {first.line}: {first.message})"

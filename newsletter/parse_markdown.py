@@ -180,6 +180,9 @@ def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem
         if first and first in "<[- ":
             stripped = line.strip()
             if stripped.startswith("<"):
+                if _DIV_TAG.fullmatch(stripped):  # a section anchor: the page, not the paper
+                    entry, current, want_authors = None, None, False
+                    continue
                 if stripped == "<summary>Abstract</summary>":
                     current = entry.abstract_lines
                     continue

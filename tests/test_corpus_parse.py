@@ -15,6 +15,8 @@ from newsletter.parse import read_digest
 # Independent of the parser: an arXiv id anywhere in an entry heading line.
 _HEADING_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v\d+)?\)?\s*$")
 _FOREIGN = {"straw674-astro-ph/2026-05-08.md"}
+# Page markup that must never end up inside a paper's text: section anchors and headings.
+_PAGE_MARKUP = re.compile(r"<div id=|^#{1,2} .*\[\[Back\]\]\(#toc\)", re.MULTILINE)
 # Failure texts as listed in FORMAT.md §2.2 (written out again here, not imported).
 _FAILURES = re.compile(
     r"^(Error|None|N/A|Summary generation failed|Processing failed|Request timed out\.|"
@@ -59,5 +61,9 @@ def test_corpus_file(path: Path) -> None:
         assert paper.authors, paper.id
         assert not _FAILURES.match(paper.tldr), (paper.id, paper.tldr)
         assert paper.category
+        texts = [paper.title, paper.tldr, paper.motivation, paper.method, paper.result]
+        texts += [paper.conclusion, paper.abstract, *(value for _, value in paper.extra)]
+        leaks = [text for text in texts if _PAGE_MARKUP.search(text)]
+        assert not leaks, (paper.id, leaks)
     if any(p.tldr or p.abstract for p in digest.papers):
         assert digest.layout != "empty"

@@ -169,6 +169,16 @@ def test_duplicates_collapse_to_first_across_url_forms() -> None:
     assert any("2 duplicate entries dropped" in p.message for p in digest.problems)
 
 
+def test_counted_problems_are_singular_for_one() -> None:
+    papers = [
+        v3_paper(1, "First", "https://arxiv.org/abs/2506.01234", tldr="Error"),
+        v3_paper(2, "First again", "https://arxiv.org/abs/2506.01234"),
+    ]
+    messages = [p.message for p in parse(v3({"cs.CV": papers})).problems]
+    assert "1 duplicate entry dropped (first occurrence kept)" in messages
+    assert "1 AI summary field was an LLM failure text and was left empty" in messages
+
+
 def test_control_characters_are_removed_and_cr_becomes_space() -> None:
     method = "uses \tilde{x}, \bar{y}, \frac{1}{2} and \rightarrow here"
     title = "Bad\x01Title\x0b with\ufffe junk\ud800"
@@ -203,6 +213,31 @@ def test_multiline_field_runs_to_next_label_not_blank_line_or_heading() -> None:
     ).papers[0]
     assert paper.method == method
     assert paper.result == "What."
+
+
+def test_section_anchor_and_heading_end_the_last_entry_of_a_section() -> None:
+    # V3 entry without its <details> block, last in its section: the TL;DR must not run on
+    # into the next section's `<div id=...></div>` anchor or `# cs.XX [[Back]](#toc)` heading.
+    bare = (
+        "### [1] [Bare](https://arxiv.org/abs/2506.01234)\n*A. One*\n\nMain category: cs.CV\n\n"
+        "TL;DR: one.\n\n"
+    )
+    other = v3_paper(2, "Other", "https://arxiv.org/abs/2506.09999", cat="cs.CL")
+    digest = parse(v3({"cs.CV": [bare], "cs.CL": [other]}))
+    first, second = digest.papers
+    assert (first.tldr, first.category) == ("one.", "cs.CV")
+    assert (second.tldr, second.category) == ("一句话总结。", "cs.CL")
+    # The emoji layout never closes an entry: its abstract is the last field.
+    emoji = EMOJI + (
+        "\n\n<div id='cs.CL'></div>\n\n# cs.CL [[Back]](#toc)\n\n"
+        "### [2] [Next](https://arxiv.org/abs/2511.11553)\n*B. Two*\n\n#### 🧩 TL;DR\n下一篇。\n"
+    )
+    first, second = parse(emoji).papers
+    assert first.abstract == "Comprehending long documents."
+    assert (second.category, second.tldr) == ("cs.CL", "下一篇。")
+    # A section heading alone (no anchor line) ends the abstract too.
+    first, _ = parse(emoji.replace("<div id='cs.CL'></div>", "")).papers
+    assert first.abstract == "Comprehending long documents."
 
 
 @pytest.mark.parametrize(
@@ -510,6 +545,22 @@ def test_jsonl_without_any_record_is_an_error() -> None:
         parse("{not json at all\n{also not}", "x.jsonl")
 
 
+def test_jsonl_of_another_tool_is_an_error_not_an_empty_digest() -> None:
+    with pytest.raises(DigestError, match="no record has the daily-arXiv keys") as info:
+        parse('{"foo":1}\n{"name":"x"}\n', "2025-07-10.jsonl")
+    assert str(info.value).startswith("inbox/2025-07-10.jsonl: JSON lines, but")
+    # daily-arXiv records, but none usable: an error too, naming the first bad line.
+    no_titles = "\n".join([record("2602.07369", title=""), record("2602.07370", title=None)])
+    with pytest.raises(DigestError, match=r"line 1: record 2602\.07369 has no title"):
+        parse(no_titles, "2025-07-10.jsonl")
+    # One good record among foreign ones: a digest, the others are problems with lines.
+    digest = parse('{"foo":1}\n' + record("2602.07369") + "\n", "2025-07-10.jsonl")
+    assert [p.id for p in digest.papers] == ["2602.07369"]
+    assert [(p.line, p.message) for p in digest.problems] == [
+        (1, "record without an arXiv id (`id`, `abs` or `pdf`)")
+    ]
+
+
 # --- stubs, foreign formats, unreadable files --------------------------------------------------
 
 
@@ -565,14 +616,43 @@ def test_read_digest_errors_name_the_path_and_why(tmp_path: Path) -> None:
     with pytest.raises(DigestError, match="directory"):
         read_digest(tmp_path)
     latin = tmp_path / "latin.md"
-    latin.write_bytes("### [Café](https://arxiv.org/abs/2506.00001)".encode("latin-1"))
-    with pytest.raises(DigestError, match="not UTF-8") as info:
+    latin.write_bytes(("### [Café](https://arxiv.org/abs/2506.00001)\n" * 40).encode("latin-1"))
+    with pytest.raises(DigestError, match=r"not UTF-8 text \(40 of 1800 bytes") as info:
         read_digest(latin)
     assert str(latin) in str(info.value)
     binary = tmp_path / "image.md"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(DigestError, match="binary"):
         read_digest(binary)
+
+
+def test_a_few_invalid_utf8_bytes_are_a_problem_not_a_lost_day(tmp_path: Path) -> None:
+    papers = [
+        v3_paper(1, "Caf\u00e9 one", "https://arxiv.org/abs/2506.01234", tldr="bad \u00e9 here"),
+        v3_paper(2, "Fine", "https://arxiv.org/abs/2506.09999"),
+    ]
+    # U+00E9 is written as UTF-8 (two bytes); replacing both by one Latin-1 byte damages the file.
+    data = v3({"cs.CV": papers}).encode("utf-8").replace(b"\xc3\xa9", b"\xe9")
+    path = tmp_path / "2025-06-04.md"
+    path.write_bytes(data)
+    digest = read_digest(path)
+    assert [p.id for p in digest.papers] == ["2506.01234", "2506.09999"]
+    first = digest.papers[0]
+    assert (first.title, first.tldr) == ("Caf\ufffd one", "bad \ufffd here")  # damage stays visible
+    lines = data.split(b"\n")
+    title_line = next(n for n, line in enumerate(lines, 1) if b"Caf\xe9" in line)
+    tldr_line = lines.index(b"TL;DR: bad \xe9 here") + 1
+    damage = digest.problems[0]
+    assert damage.line == title_line
+    assert damage.message == (
+        f"2 invalid UTF-8 bytes shown as U+FFFD (lines {title_line}, {tldr_line}); "
+        "re-save the file as UTF-8"
+    )
+    one = tmp_path / "2025-06-05.md"
+    one.write_bytes(data.replace(b"bad \xe9", b"bad e"))
+    damage = read_digest(one).problems[0]
+    assert damage.message.startswith("1 invalid UTF-8 byte shown as U+FFFD;")
+    assert damage.line == title_line
 
 
 def test_layout_is_detected_from_content_not_extension(tmp_path: Path) -> None:
