@@ -54,7 +54,8 @@ def summarize_digest(digest: Digest) -> str:
             with_tldr = sum(1 for p in papers if p.has_tldr)
             lines.append(f"  {category:<{width}}  {len(papers):4}  ({with_tldr} with TL;DR)")
     if digest.failed_summaries:
-        lines.append(f"  {digest.failed_summaries} LLM failure texts removed")
+        n = digest.failed_summaries
+        lines.append(f"  {n} LLM failure text{'' if n == 1 else 's'} removed")
     if digest.problems:
         lines.append(f"problems ({len(digest.problems)}):")
         lines.extend(f"  {problem.describe(digest.source)}" for problem in digest.problems)
