@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import re
@@ -14,7 +13,7 @@ from typing import Protocol
 
 from newsletter.config import Settings, Subscriber
 from newsletter.errors import ConfigError, DigestError, NewsletterError, SmtpSetupError
-from newsletter.inbox import list_digest_files
+from newsletter.inbox import file_sha256, list_digest_files
 from newsletter.models import Digest
 from newsletter.outgoing import MessageBuilder, Plan, Recipient, plan_recipients
 from newsletter.parse import read_digest
@@ -77,10 +76,6 @@ class SendReport:
     @property
     def unsent(self) -> int:
         return sum(d.unsent for d in self.digests)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def record_digest_seen(state: State, path: Path, digest: Digest | None, *,

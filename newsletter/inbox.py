@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from pathlib import Path
 
@@ -32,3 +33,12 @@ def list_digest_files(folder: Path, pattern: str) -> list[Path]:
         return []
     files = [p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(".")]
     return sorted(files, key=sort_key)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (what "the same content" means)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

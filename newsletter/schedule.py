@@ -21,11 +21,12 @@ from newsletter.config import Settings
 from newsletter.crontime import WallClockCron, make_trigger
 from newsletter.delivery import SendReport, Transport, send_digests
 from newsletter.errors import NewsletterError, StateError
+from newsletter.inbox import file_sha256
 from newsletter.parse import read_digest
 from newsletter.pipeline import generate
 from newsletter.state import State, make_owner_id, open_state, utc_now
 from newsletter.subscribers import load_subscribers
-from newsletter.watch import InboxWatcher, file_sha256
+from newsletter.watch import InboxWatcher
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ class InboxWatcher:
     A file counts once its size and mtime have not changed for `settle_seconds`, so a file still
     being written (an rsync, a slow `git pull`) is never read half-done. A file is reported again
     only when its size or mtime changes; whether its content really changed is for the caller to
-    decide (by sha256, see `file_sha256`). The clock is a parameter: tests pass their own `now`.
+    decide (by sha256, see `inbox.file_sha256`). The clock is a parameter: tests pass `now`.
     """
 
     folder: Path
@@ -78,11 +77,3 @@ class InboxWatcher:
     def waiting(self) -> int:
         """Files seen but not settled yet."""
         return len(self._pending)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

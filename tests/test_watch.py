@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from newsletter.watch import InboxWatcher, file_sha256
+from newsletter.inbox import file_sha256
+from newsletter.watch import InboxWatcher
 
 
 def test_a_file_counts_only_after_it_stops_changing(tmp_path: Path) -> None:
