@@ -173,3 +173,19 @@ def test_two_digests_with_the_same_name_do_not_overwrite_each_other(tmp_path: Pa
     assert "same name" in report.bad[0].reason
     assert [d.source for d in report.digests] == [str(EXAMPLE)]
     assert "2506.07777" not in (out / "email" / "2025-06-04.html").read_text(encoding="utf-8")
+
+
+def test_rendering_in_a_process_pool_gives_the_same_bytes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    for day in range(1, 5):
+        ids = [f"2506.{day:02d}{n:03d}" for n in range(3)]
+        (tmp_path / "inbox" / f"2025-06-{day:02d}.md").write_text(v3_digest(ids), encoding="utf-8")
+    paths = sorted((tmp_path / "inbox").glob("*.md"))
+    alone = generate(settings, digests=paths, out=tmp_path / "alone", workers=1)
+    pooled = generate(settings, digests=paths, out=tmp_path / "pooled", workers=2)
+    assert alone.ok and pooled.ok
+    files = _names(tmp_path / "alone")
+    assert files == _names(tmp_path / "pooled")
+    assert {f"days/2025-06-0{d}.html" for d in range(1, 5)} <= files
+    for name in files:
+        assert (tmp_path / "alone" / name).read_bytes() == (tmp_path / "pooled" / name).read_bytes()
