@@ -258,6 +258,9 @@ def run_scheduler(settings: Settings, *, install_signals: bool = True) -> int:
     log.info("scheduler started: watching %s (%s) every %gs; next send %s",
              settings.input.dir, settings.input.pattern, settings.schedule.poll_seconds,
              due.isoformat(timespec="minutes"))
+    if not settings.input.dir.is_dir():
+        log.warning("input.dir %s does not exist (yet): digests are picked up once it does",
+                    settings.input.dir)
     scheduler.start()
     try:
         while not stop.wait(0.5):
