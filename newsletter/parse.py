@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from pathlib import Path, PurePath
 
-from newsletter.cleaning import clean_text
+from newsletter.cleaning import clean_text, utf8_is_clean
 from newsletter.errors import DigestError
 from newsletter.inbox import date_from_name
 from newsletter.models import Digest, Paper, Problem
@@ -21,6 +21,7 @@ LAYOUTS = ("v3", "v0", "v1", "v2", "astro", "emoji", "topics", "rich", "jsonl", 
 
 _HEADER_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _MARKER_WINDOW = 64 * 1024
+_NON_SPACE = re.compile(r"\S")  # `\S` and `str.strip()` agree on what whitespace is
 _EMPTY_V3 = "<div id=toc></div>\n\n# Table of Contents"
 # Invalid UTF-8 bytes a text file may have (shown as U+FFFD, a Problem); more is binary.
 _BAD_BYTES = re.compile("[\udc80-\udcff]+")
@@ -69,20 +70,22 @@ def _is_stub(stripped: str) -> bool:
 
 def detect_layout(text: str) -> str:
     """The layout name of a digest's text (see LAYOUTS); DigestError reasons for anything else."""
-    stripped = text.strip()
-    if not stripped:
+    # No `text.strip()` copy of a big file: the first non-space character says as much.
+    first = _NON_SPACE.search(text)
+    if first is None:
         raise ValueError("empty file")
-    if stripped.startswith("{"):
+    if text[first.start()] == "{":
         return "jsonl"
     has_entries = text.startswith("### [") or "\n### [" in text
     if not has_entries:
-        if _is_stub(stripped):
+        if _is_stub(text.strip()):
             return "empty"
         raise ValueError(_foreign_reason(text))
     if "**一句话总结" in text or "Announce Type:" in text:
         raise ValueError(_foreign_reason(text))
     # The first entries carry the markers; look there first, then in the whole text.
-    for padded in ("\n" + text[:_MARKER_WINDOW], "\n" + text):
+    # A generator, so the padded copy of the whole text is only made when the window has no marker.
+    for padded in ("\n" + part for part in (text[:_MARKER_WINDOW], text)):
         for layout, markers in _LAYOUT_MARKERS:
             if any(marker in padded for marker in markers):
                 if layout == "v3" and "\nBackground: " in padded and "\nConclusion: " not in padded:
@@ -144,7 +147,11 @@ def parse_digest(text: str, *, source: str, name: str | None = None) -> Digest:
     stem = name if name is not None else PurePath(source).stem
     if "\x00" in text:
         raise DigestError(source, "binary content (NUL bytes), not a text digest")
-    text = clean_text(text.lstrip("\ufeff"))
+    return _parse_clean(clean_text(text.lstrip("\ufeff")), source=source, stem=stem)
+
+
+def _parse_clean(text: str, *, source: str, stem: str) -> Digest:
+    """`parse_digest` of a text already through `clean_text` (and without a leading BOM)."""
     try:
         layout = detect_layout(text)
     except ValueError as exc:
@@ -194,6 +201,8 @@ def read_digest(path: Path) -> Digest:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text, damage = _decode_damaged(data, source)
+    if damage is None and utf8_is_clean(data):  # skip `clean_text`'s costlier scan of the text
+        return _parse_clean(text.lstrip("\ufeff"), source=source, stem=path.stem)
     digest = parse_digest(text, source=source, name=path.stem)
     if damage is None:
         return digest

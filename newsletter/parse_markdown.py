@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import compress, count, islice, repeat
 
 from newsletter.cleaning import (
     arxiv_id_from_url,
@@ -46,6 +49,8 @@ _BOLD_LABELS: dict[str, str] = {
     "Translation": "Abstract translation",
 }
 _BOLD_LAYOUTS = frozenset({"astro", "rich", "emoji"})
+# First characters of the only lines that can end (or be skipped in) an open abstract.
+_ABSTRACT_BREAKS = ("#", "<", "[", "-", " ")
 _RULE_LAYOUTS = frozenset({"rich", "emoji", "topics"})
 
 
@@ -81,7 +86,8 @@ def _parse_heading(line: str, number: int) -> tuple[str, str] | Problem:
         title, url = start.partition("[")[2], rest.rstrip().rstrip(")")
         if not sep:
             return Problem("entry heading without a `[title](URL)` link", number)
-    title = _BROKEN_LINK_TAIL.sub("", title)
+    if "](" in title:  # cheap test first: the tail is rare and a regex call is not free
+        title = _BROKEN_LINK_TAIL.sub("", title)
     if title.startswith("[") and "] [" in title[:8]:
         title = title.partition("] [")[2]
     arxiv_id = (
@@ -137,6 +143,33 @@ def _authors_line(line: str, entry: RawEntry) -> None:
     entry.authors = split_authors(text)
 
 
+def _break_indices(lines: list[str]) -> list[int]:
+    """Sorted indices of the lines that start with one of `_ABSTRACT_BREAKS` (one pass in C)."""
+    return list(compress(count(), map(str.startswith, lines, repeat(_ABSTRACT_BREAKS))))
+
+
+def _take_abstract_run(
+    lines: list[str],
+    breaks: list[int],
+    start: int,
+    abstract: list[str],
+    numbered: Iterator[tuple[int, str]],
+) -> None:
+    """Append to the open `abstract` the lines from index `start` up to the next possible break.
+
+    Why this exists: the abstract is the last and longest field, and once it has a line every
+    following line is appended verbatim unless it starts with one of `_ABSTRACT_BREAKS` (a
+    heading, a tag, a rule or a link). With those lines' indices found up front (`breaks`),
+    the run is one bisect and one slice instead of one trip through the main loop per
+    abstract line; the lines taken are skipped in `numbered`, the main loop's iterator.
+    """
+    at = bisect_left(breaks, start)
+    end = breaks[at] if at < len(breaks) else len(lines)
+    if end > start:
+        abstract.extend(lines[start:end])
+        next(islice(numbered, end - start, end - start), None)
+
+
 def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem]]:
     """Raw entries of a markdown digest of `layout`, in file order, and the problems met."""
     entries: list[RawEntry] = []
@@ -146,7 +179,10 @@ def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem
     current: list[str] | None = None  # lines of the field being read
     want_authors = False
     rules = layout in _RULE_LAYOUTS
-    for number, line in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    breaks = _break_indices(lines)
+    numbered = enumerate(lines, start=1)
+    for number, line in numbered:
         first = line[:1]
         if first == "#":
             if line.startswith("### ["):
@@ -199,6 +235,7 @@ def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem
                 continue
         if current is entry.abstract_lines and current:
             current.append(line)  # the abstract is the last field: only `</details>` ends it
+            _take_abstract_run(lines, breaks, number, current, numbered)  # `number`: the next index
             continue
         label = _label(line, layout) if first else None
         if label is not None:
@@ -209,6 +246,7 @@ def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem
             elif name == "abstract":
                 current = entry.abstract_lines
                 current.append(value)
+                _take_abstract_run(lines, breaks, number, current, numbered)
             elif not name:
                 current = None
             else:
