@@ -183,6 +183,10 @@ def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem
     breaks = _break_indices(lines)
     numbered = enumerate(lines, start=1)
     for number, line in numbered:
+        if not line:  # fast path: a blank line (a third of a digest) only extends a field
+            if current is not None:  # (None before an entry's first field and outside entries)
+                current.append(line)
+            continue
         first = line[:1]
         if first == "#":
             if line.startswith("### ["):
@@ -216,7 +220,8 @@ def parse_markdown(text: str, layout: str) -> tuple[list[RawEntry], list[Problem
         if first and first in "<[- ":
             stripped = line.strip()
             if stripped.startswith("<"):
-                if _DIV_TAG.fullmatch(stripped):  # a section anchor: the page, not the paper
+                # A section anchor (the page, not the paper); the cheap test spares a regex call.
+                if stripped.startswith("<div") and _DIV_TAG.fullmatch(stripped):
                     entry, current, want_authors = None, None, False
                     continue
                 if stripped == "<summary>Abstract</summary>":
