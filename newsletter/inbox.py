@@ -12,7 +12,11 @@ _DATE_PREFIX = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 def date_from_name(name: str) -> dt.date | None:
     """The date a file name starts with (`2025-06-04.md`, `2025-06-24_database.md`), if any."""
-    match = _DATE_PREFIX.match(Path(name).name)
+    return date_from_match(_DATE_PREFIX.match(Path(name).name))
+
+
+def date_from_match(match: re.Match[str] | None) -> dt.date | None:
+    """The date in a match whose groups 1-3 are year, month, day; None if no match or invalid."""
     if not match:
         return None
     try:

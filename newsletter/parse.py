@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 
 from newsletter.cleaning import clean_text, utf8_is_clean
 from newsletter.errors import DigestError
-from newsletter.inbox import date_from_name
+from newsletter.inbox import date_from_match, date_from_name
 from newsletter.models import Digest, Paper, Problem
 from newsletter.parse_entry import RawEntry, build_paper
 from newsletter.parse_jsonl import parse_jsonl
@@ -100,13 +100,7 @@ def detect_layout(text: str) -> str:
 
 
 def _header_date(text: str) -> dt.date | None:
-    match = _HEADER_DATE.search(text[:800])
-    if not match:
-        return None
-    try:
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        return None
+    return date_from_match(_HEADER_DATE.search(text[:800]))
 
 
 def _finish(raws: list[RawEntry], problems: list[Problem]) -> tuple[list[Paper], int]:
