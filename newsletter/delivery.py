@@ -117,7 +117,9 @@ def send_digests(
         settings.input.dir, settings.input.pattern)
     if to is not None and not named:
         paths = paths[-1:]  # a test send without DIGEST: the newest digest
-    state = _open_state(settings, dry_run=dry_run)
+    # A dry run records no delivery, but it opens (or creates) the database too, so that the
+    # unsubscribe secret exists and the tokens in its .eml files stay valid for the real send.
+    state: State | None = open_state(settings.state.path)
     own_transport = transport is None
     smtp: Transport = transport or SmtpTransport(settings.smtp)
     reports: list[DigestReport] = []
@@ -158,13 +160,6 @@ def send_pending(settings: Settings, *, transport: Transport | None = None,
                  should_stop: Callable[[], bool] = lambda: False) -> SendReport:
     """For the scheduler: mail every arrived digest that is not yet sent (nor skipped)."""
     return send_digests(settings, transport=transport, should_stop=should_stop)
-
-
-def _open_state(settings: Settings, *, dry_run: bool) -> State | None:
-    path = settings.state.path
-    if not dry_run:
-        return open_state(path)
-    return open_state(path, read_only=True) if path.exists() else None
 
 
 def _is_done(state: State, name: str) -> bool:

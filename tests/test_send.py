@@ -282,7 +282,14 @@ def test_dry_run_writes_eml_files_and_records_nothing(
     msg = email.message_from_bytes((outbox / files[0]).read_bytes(), policy=policy.default)
     assert msg["To"] == "Ann All <all@example.com>"
     assert smtp_server.handler.messages == []
-    assert not load_settings(config).state.path.exists()
+    # nothing recorded: no digest, no delivery (the database only holds the unsubscribe secret)
+    status = collect_status(load_settings(config).state.path)
+    assert status.digests == ()
+    # and the token in the dry run's List-Unsubscribe is valid for the real send
+    token = msg["List-Unsubscribe"].split("token=")[1].split(">")[0]
+    done = run_cli("unsubscribe", "-c", str(config), token)
+    assert done.returncode == 0, done.stderr
+    assert "all@example.com" in done.stdout
 
 
 def test_test_send_is_recorded_apart(tmp_path: Path, smtp_server: SmtpServer) -> None:
