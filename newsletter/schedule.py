@@ -47,6 +47,7 @@ class Daemon:
     trigger: WallClockCron = field(init=False)
     watcher: InboxWatcher = field(init=False)
     retry_at: dt.datetime | None = None
+    reported: set[str] = field(default_factory=set)  # "path: reason" lines already logged
 
     def __post_init__(self) -> None:
         self.trigger = make_trigger(self.settings)
@@ -68,7 +69,9 @@ class Daemon:
         for path in ready:
             if self._pick_up(path):
                 picked.append(path.stem)
-        if picked:
+        for name in self.watcher.removed:
+            log.info("%s was removed from %s", name, self.settings.input.dir)
+        if picked or self.watcher.removed:
             self._rebuild_feeds()
         return picked
 
@@ -100,8 +103,14 @@ class Daemon:
         return True
 
     def _rebuild_feeds(self) -> None:
-        # Problems and bad files were logged once, when each file was picked up.
+        # A file's parse problems were logged once, when it was picked up; a digest the build
+        # leaves out is logged once per reason (e.g. two files with the same name).
         report = generate(self.settings, log_problems=False)
+        for bad in report.bad:
+            said = bad.describe()
+            if said not in self.reported:
+                self.reported.add(said)
+                log.error("left out of the feeds: %s", said)
         skipped = f", {len(report.bad)} bad digest(s) left out" if report.bad else ""
         log.info("feeds rebuilt in %s: %d file(s) written%s", report.out, len(report.written),
                  skipped)
@@ -109,19 +118,25 @@ class Daemon:
     # -- sending ------------------------------------------------------------------------------
 
     def catch_up(self) -> bool:
-        """At start: if a send time passed while the daemon was down, send once now."""
+        """At start: send once now if a send time passed while the daemon was down, or if an
+        earlier run left messages pending (stopped mid-batch, or the SMTP server was down)."""
         now = self.clock()
         last = self.state.get_meta(LAST_SLOT_KEY)
-        if last is None:
+        missed = None
+        if last is None:  # first start: the schedule begins now
             self.state.set_meta(LAST_SLOT_KEY, now.isoformat())
-            return False
-        missed = self.trigger.latest_slot(since=dt.datetime.fromisoformat(last), now=now)
-        if missed is None:
-            return False
-        log.info("send time %s passed while stopped: sending now",
-                 missed.astimezone(self.trigger.zone).isoformat(timespec="minutes"))
-        self.send_due(slot=missed)
-        return True
+        else:
+            missed = self.trigger.latest_slot(since=dt.datetime.fromisoformat(last), now=now)
+        if missed is not None:
+            log.info("send time %s passed while stopped: sending now",
+                     missed.astimezone(self.trigger.zone).isoformat(timespec="minutes"))
+            self.send_due(slot=missed)
+            return True
+        if self.state.has_pending_deliveries():
+            log.info("messages left pending by an earlier run: sending them now")
+            self.send_due()
+            return True
+        return False
 
     def send_due(self, *, slot: dt.datetime | None = None) -> SendReport | None:
         """Mail every arrived digest that is not yet sent; digests too old are skipped."""
@@ -142,9 +157,6 @@ class Daemon:
         finally:
             if slot is not None:
                 self.state.set_meta(LAST_SLOT_KEY, slot.isoformat())
-        for item in report.digests:
-            log.info("sent %s: %d sent, %d already, %d failed, %d unknown, %d pending",
-                     item.name, item.sent, item.already, item.failed, item.unknown, item.pending)
         if any(item.pending for item in report.digests):
             self._schedule_retry(now)
         else:

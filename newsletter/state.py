@@ -84,6 +84,10 @@ def make_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def is_same_host(owner: str) -> bool:
+    return owner.partition(":")[0] == socket.gethostname()
+
+
 def is_owner_alive(owner: str) -> bool:
     """False only when `owner` ran on this host and its pid no longer exists."""
     host, _, rest = owner.partition(":")
@@ -349,6 +353,13 @@ class State:
             ).fetchall()
         return [DeliveryRow(*row) for row in rows]
 
+    def has_pending_deliveries(self) -> bool:
+        """True when some recipient of some digest is still waiting (a stopped or failed send)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM deliveries WHERE status = ? LIMIT 1", (PENDING,)
+        ).fetchone()
+        return row is not None
+
     def count_deliveries(self, digest: str) -> dict[str, int]:
         counts = {PENDING: 0, SENDING: 0, SENT: 0, FAILED: 0}
         for status, count in self.conn.execute(
@@ -410,8 +421,11 @@ class State:
             ).fetchone()
             if row is not None and row[0] != owner:
                 holder = LockHolder(*row)
+                # On this host the pid tells for sure; the heartbeat only judges other hosts
+                # (a long send can hold up the renewal of a live scheduler).
                 stale = not is_owner_alive(holder.owner) or (
                     stale_after is not None
+                    and not is_same_host(holder.owner)
                     and dt.datetime.fromisoformat(holder.heartbeat_at) < moment - stale_after
                 )
                 if not stale:

@@ -99,7 +99,7 @@ def format_status(report: StatusReport) -> str:
     for d in report.digests:
         head = f"  {d.name}  {d.date or '-'}  {d.papers} papers"
         if d.problems:
-            head += f", {d.problems} problems"
+            head += f", {d.problems} problem{'' if d.problems == 1 else 's'}"
         head += f"  [{d.status}]"
         lines.append(head)
         if d.error:

@@ -35,6 +35,7 @@ class InboxWatcher:
     settle_seconds: float
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _done: dict[str, FileSignature] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # names gone since the previous poll
 
     def poll(self, now: float) -> list[Path]:
         ready: list[Path] = []
@@ -69,7 +70,8 @@ class InboxWatcher:
                 ready.append(Path(entry.path))
         for gone in set(self._pending) - seen:
             del self._pending[gone]
-        for gone in set(self._done) - seen:
+        self.removed = sorted(set(self._done) - seen)
+        for gone in self.removed:
             del self._done[gone]
         return sorted(ready, key=lambda p: p.name)
 

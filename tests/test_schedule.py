@@ -11,9 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import EXAMPLES, ROOT
@@ -312,3 +314,56 @@ def test_without_subscribers_the_daemon_only_builds_feeds(
     assert "no subscribers" in caplog.text
     assert daemon.state.get_meta(LAST_SLOT_KEY) == clock().isoformat()
     assert smtp_server.handler.messages == []
+
+
+class StopAfterOne(SmtpTransport):
+    """The real transport; the stop flag is set as soon as one message was accepted."""
+
+    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+        super().__init__(settings.smtp, sleep=lambda s: None)
+        self.stop = stop
+
+    def send(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().send(*args, **kwargs)
+        self.stop.set()
+        return result
+
+
+def test_messages_left_pending_by_an_earlier_run_go_out_at_start(
+    tmp_path: Path, smtp_server: SmtpServer, make_daemon: Callable[..., Daemon]
+) -> None:
+    settings = load_settings(write_config(tmp_path, smtp_server.port))
+    clock = FakeClock(dt.datetime(2025, 6, 4, 3, tzinfo=UTC))
+    first = make_daemon(settings, clock)
+    first.catch_up()
+    shutil.copy(DIGEST, tmp_path / "inbox" / DIGEST.name)
+    first.poll(monotonic=0)
+    first.transport = StopAfterOne(settings, first.stop)  # SIGTERM while the first one is sent
+    first.send_due(slot=clock())
+    assert len(smtp_server.handler.messages) == 1
+    assert first.state.has_pending_deliveries()
+    # restarted a minute later, long before the next 08:00 slot
+    clock.advance(minutes=1)
+    second = make_daemon(settings, clock)
+    assert second.catch_up() is True
+    assert sorted(smtp_server.handler.recipients()) == ["ann@example.com", "cv@example.com"]
+    assert len(smtp_server.handler.messages) == 2
+    assert not second.state.has_pending_deliveries()
+    assert second.catch_up() is False
+
+
+def test_a_removed_digest_rebuilds_the_feeds(
+    tmp_path: Path, smtp_server: SmtpServer, make_daemon: Callable[..., Daemon]
+) -> None:
+    settings = load_settings(write_config(tmp_path, smtp_server.port))
+    daemon = make_daemon(settings, FakeClock(dt.datetime(2025, 6, 5, 3, tzinfo=UTC)))
+    shutil.copy(DIGEST, tmp_path / "inbox" / DIGEST.name)
+    other = tmp_path / "inbox" / "2025-06-05.md"
+    other.write_text(DIGEST.read_text(encoding="utf-8").replace("2506.03112", "2506.09112"),
+                     encoding="utf-8")
+    daemon.poll(monotonic=0)
+    index = tmp_path / "out" / "index.html"
+    assert "2025-06-05" in index.read_text(encoding="utf-8")
+    other.unlink()
+    assert daemon.poll(monotonic=1) == []
+    assert "days/2025-06-05.html" not in index.read_text(encoding="utf-8")

@@ -179,3 +179,24 @@ def test_an_unknown_row_taken_over_is_not_taken_again(tmp_path: Path) -> None:
         second = state.claim_delivery("d", "a@example.com", owner=make_owner_id(),
                                       retry_unknown=True)
         assert first is not None and second is None
+
+
+def test_a_live_scheduler_on_this_host_keeps_its_lock_whatever_its_heartbeat(
+    tmp_path: Path,
+) -> None:
+    with open_state(tmp_path / "s.db") as state:
+        t0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        live = make_owner_id()  # this process: alive, on this host
+        assert state.acquire_lock("scheduler", owner=live, now=t0) is None
+        # an hour without a heartbeat (a long send) does not make it stale here
+        later = t0 + dt.timedelta(hours=1)
+        holder = state.acquire_lock("scheduler", owner=make_owner_id(), now=later,
+                                    stale_after=dt.timedelta(minutes=5))
+        assert holder is not None and holder.owner == live
+
+
+def test_has_pending_deliveries(tmp_path: Path) -> None:
+    with open_state(tmp_path / "s.db") as state:
+        assert not state.has_pending_deliveries()
+        state.add_deliveries("d", [("a@example.com", "<1@x>")])
+        assert state.has_pending_deliveries()
