@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -477,7 +478,7 @@ def open_state(path: Path, *, read_only: bool = False) -> State:
                                    check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not read_only:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             # NORMAL in WAL mode: a committed transaction survives a crash of this process
             # (kill -9); only a power loss can lose the last few commits.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -488,6 +489,24 @@ def open_state(path: Path, *, read_only: bool = False) -> State:
             "file is an SQLite database this user can write"
         ) from exc
     return State(conn, path, read_only=read_only)
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL mode, waiting for other processes that are opening the same file.
+
+    SQLite does not call the busy handler for the lock that changing the journal mode takes
+    (two processes creating the database at the same moment get "database is locked" at
+    once), so this waits here, up to the same busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

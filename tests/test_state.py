@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -200,3 +201,28 @@ def test_has_pending_deliveries(tmp_path: Path) -> None:
         assert not state.has_pending_deliveries()
         state.add_deliveries("d", [("a@example.com", "<1@x>")])
         assert state.has_pending_deliveries()
+
+
+def _open_and_close(path: str, results: Any) -> None:
+    try:
+        open_state(Path(path)).close()
+        results.put("ok")
+    except Exception as exc:  # reported to the parent, which asserts on it
+        results.put(repr(exc))
+
+
+def test_two_processes_creating_the_database_at_once_both_open_it(tmp_path: Path) -> None:
+    # SQLite answers "database is locked" at once (no busy handler) when two connections switch
+    # a new file to WAL together; both `send` processes of a first run must still get in.
+    context = multiprocessing.get_context("fork")
+    outcomes = []
+    for attempt in range(40):
+        results = context.Queue()
+        procs = [context.Process(target=_open_and_close, args=(str(tmp_path / f"{attempt}.db"),
+                                                               results)) for _ in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(timeout=30)
+        outcomes += [results.get(timeout=5) for _ in procs]
+    assert set(outcomes) == {"ok"}
