@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from newsletter.config import Settings, Subscriber
-from newsletter.errors import ConfigError, DigestError, NewsletterError, SmtpSetupError
+from newsletter.errors import ConfigError, DigestError, SmtpSetupError
 from newsletter.inbox import file_sha256, list_digest_files
 from newsletter.models import Digest
 from newsletter.outgoing import MessageBuilder, Plan, Recipient, plan_recipients
@@ -32,6 +32,7 @@ from newsletter.subscribers import load_subscribers
 from newsletter.templating import make_environment
 from newsletter.transport import Outcome, SendResult, SmtpTransport
 from newsletter.unsubscribe import load_secret
+from newsletter.writer import write_file
 
 log = logging.getLogger(__name__)
 
@@ -207,13 +208,12 @@ class _Job:
                      outbox: Path) -> DigestReport:
         plan = (Plan((Recipient(to, "", None),), 0, 0) if to is not None
                 else self.plan(subscribers))
-        outbox.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         for recipient in plan.recipients:
             data = self.builder.build(recipient, message_id=self.builder.new_message_id())
             name = _UNSAFE_FILE_CHARS.sub("_", f"{self.digest.name}__{recipient.address}")
             target = outbox / f"{name.strip('.')}.eml"
-            _write_atomic(target, data)
+            write_file(target, data)
             written.append(target)
         log.info("%s: wrote %d message(s) to %s", self.digest.name, len(written), outbox)
         return DigestReport(self.digest.name, suppressed=plan.suppressed, empty=plan.empty,
@@ -312,13 +312,3 @@ class _Job:
                  report.unknown, report.pending, report.already, report.suppressed,
                  report.empty)
         return report
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise NewsletterError(f"{path}: cannot write ({exc.strerror})") from exc
