@@ -238,20 +238,23 @@ def _short_path(filename: str) -> str:
 # ------------------------------------------------------------------------------ inputs
 
 
-def synthetic_day(papers: int) -> Path:
-    path = WORK / "inputs" / f"day-v{synth.VERSION}-s{SEED}-p{papers}" / "2025-07-01.md"
+def _cached(path: Path, make: Callable[[], str]) -> Path:
+    """`path`, written from `make()` the first time it is asked for."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        synth.write_atomic(path, synth.digest_text(seed=SEED, papers=papers))
+        synth.write_atomic(path, make())
     return path
+
+
+def synthetic_day(papers: int) -> Path:
+    folder = WORK / "inputs" / f"day-v{synth.VERSION}-s{SEED}-p{papers}"
+    return _cached(folder / "2025-07-01.md", lambda: synth.digest_text(seed=SEED, papers=papers))
 
 
 def synthetic_big(target_bytes: int) -> Path:
-    path = WORK / "inputs" / f"big-v{synth.VERSION}-s{SEED}-b{target_bytes}" / "2025-07-02.md"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        synth.write_atomic(path, synth.digest_of_size(seed=SEED, target_bytes=target_bytes))
-    return path
+    folder = WORK / "inputs" / f"big-v{synth.VERSION}-s{SEED}-b{target_bytes}"
+    return _cached(folder / "2025-07-02.md",
+                   lambda: synth.digest_of_size(seed=SEED, target_bytes=target_bytes))
 
 
 def synthetic_inbox(days: int, papers: int) -> Path:
