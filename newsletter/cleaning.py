@@ -6,6 +6,7 @@ import re
 
 # C0 controls except TAB/LF/CR (CR is handled separately), lone surrogates, U+FFFE/U+FFFF.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ILLEGAL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])  # the C0 part, as UTF-8
 
 # An arXiv id in a URL: new style (2506.02013) or old style (math/0601001, math.AG/0601001).
@@ -54,11 +55,23 @@ _QUOTA_MARKERS = ("api quota", "api配额", "rate limit exceeded")
 _FAILURE_MAX = 300  # longer (stripped) values are never failure texts
 
 
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone
+    surrogates, U+FFFE/U+FFFF): lxml refuses them, feed readers choke on them."""
+    return _ILLEGAL.sub("", text)
+
+
+def flatten(text: str) -> str:
+    """`text` on one line: every run of whitespace or control characters (C0, C1, line and
+    paragraph separators) becomes one space. For header values and one-line display."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def clean_text(text: str) -> str:
     """`text` with XML 1.0-illegal characters removed and CR turned into a space."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", " ")
-    return _ILLEGAL.sub("", text)
+    return xml_safe(text)
 
 
 def utf8_is_clean(data: bytes) -> bool:

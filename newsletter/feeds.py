@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from newsletter.categories import category_label, safe_category_filename
+from newsletter.cleaning import xml_safe
 from newsletter.config import SiteSettings
 from newsletter.models import AI_FIELDS, FIELD_LABELS, Digest, Paper
 
@@ -27,16 +27,6 @@ GENERATOR = "newsletter"
 # runaway LLM field (real abstracts are at most ~1,920 characters, so they are never cut).
 CONTENT_BUDGET = 1_500_000
 FIELD_LIMIT = 4_000
-
-# Characters that are not allowed in XML 1.0 (C0 controls but tab/LF/CR, lone surrogates,
-# U+FFFE/U+FFFF). lxml refuses them, so every string is cleaned before it reaches the tree.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def xml_safe(text: str) -> str:
-    """`text` without the characters XML 1.0 forbids (controls, lone surrogates)."""
-    return _XML_ILLEGAL.sub("", text)
-
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:

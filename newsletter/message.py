@@ -5,22 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import re
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
+from newsletter.cleaning import flatten
+
 if TYPE_CHECKING:
     from newsletter.compose import RenderedEmail
 
 WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
-_CONTROL = re.compile("[\x00-\x1f\x7f\u0085\u2028\u2029]")
 
 
 def header_value(text: str) -> str:
     """`text` safe for a header: control characters and line breaks become spaces, runs collapse."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    return flatten(text)
 
 
 def encode_body(text: str) -> tuple[str, str]:

@@ -11,8 +11,9 @@ from xml.etree import ElementTree as ET
 import jinja2
 
 from newsletter.categories import category_label
+from newsletter.cleaning import xml_safe
 from newsletter.config import SiteSettings
-from newsletter.feeds import Feed, FeedSet, xml_safe
+from newsletter.feeds import Feed, FeedSet
 from newsletter.models import Digest
 from newsletter.templating import render_template
 

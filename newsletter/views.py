@@ -8,17 +8,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from newsletter.categories import category_label, safe_category_filename
+from newsletter.cleaning import flatten
 from newsletter.models import AI_FIELDS, FIELD_LABELS, Paper
 
 AUTHORS_SHOWN = 3
 # A versionless arXiv id: new style (2506.02013) or old style (math/0601001, math.AG/0601001).
 _ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Za-z-]{2,})?/\d{7})")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def one_line(text: str) -> str:
-    """`text` on one line: every run of whitespace or control characters becomes one space."""
-    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def arxiv_links(paper_id: str) -> tuple[str, str]:
@@ -47,7 +42,7 @@ def category_anchor(code: str) -> str:
 
 def short_authors(authors: tuple[str, ...], *, shown: int = AUTHORS_SHOWN) -> str:
     """The first few authors, then "et al." when there are more."""
-    names = [one_line(a) for a in authors[:shown]]
+    names = [flatten(a) for a in authors[:shown]]
     text = ", ".join(n for n in names if n)
     return f"{text} et al." if len(authors) > shown else text
 
@@ -83,7 +78,7 @@ class PaperView:
         """(label, text) of every non-empty detail field, in display order (day page)."""
         names = (*AI_FIELDS, "abstract")
         shown = [(FIELD_LABELS[n], self.paper.field(n).strip()) for n in names]
-        extra = [(one_line(k), v.strip()) for k, v in self.paper.extra]
+        extra = [(flatten(k), v.strip()) for k, v in self.paper.extra]
         return [(label, text) for label, text in (*shown, *extra) if text]
 
 
@@ -93,7 +88,7 @@ def category_view(code: str, *, base_url: str, day_path: str) -> CategoryView:
     anchor = category_anchor(code)
     return CategoryView(
         code=code,
-        name=one_line(code),
+        name=flatten(code),
         label="" if label == code else label,
         anchor=anchor,
         feed_url=site_url(base_url, f"{safe}.atom.xml") if safe else "",
@@ -105,13 +100,13 @@ def paper_view(paper: Paper, index: int) -> PaperView:
     url, pdf = arxiv_links(paper.id)
     return PaperView(
         index=index,
-        id=one_line(paper.id),
-        title=one_line(paper.title) or one_line(paper.id) or "(untitled)",
+        id=flatten(paper.id),
+        title=flatten(paper.title) or flatten(paper.id) or "(untitled)",
         url=url,
         pdf_url=pdf,
         authors=short_authors(paper.authors),
-        all_authors=", ".join(n for n in (one_line(a) for a in paper.authors) if n),
-        summary=one_line(paper.summary),
+        all_authors=", ".join(n for n in (flatten(a) for a in paper.authors) if n),
+        summary=flatten(paper.summary),
         category=paper.category,
         paper=paper,
     )

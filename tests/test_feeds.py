@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from newsletter.categories import category_label, safe_category_filename
+from newsletter.cleaning import xml_safe
 from newsletter.config import SiteSettings
 from newsletter.feeds import (
     ALL_FEED,
@@ -19,7 +20,6 @@ from newsletter.feeds import (
     build_feeds,
     collect_items,
     render_feed,
-    xml_safe,
 )
 
 ATOM = "{http://www.w3.org/2005/Atom}"
