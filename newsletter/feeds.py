@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsletter.categories import category_label, safe_category_filename
-from newsletter.cleaning import xml_safe
+from newsletter.cleaning import abs_url, xml_safe
 from newsletter.config import SiteSettings
 from newsletter.models import AI_FIELDS, FIELD_LABELS, Digest, Paper
 
@@ -153,13 +153,13 @@ def _add_entry(fg: Any, item: FeedItem, content: str) -> None:
     paper = item.paper
     when = _timestamp(item.published)
     entry = fg.add_entry(order="append")
-    entry.id(xml_safe(f"https://arxiv.org/abs/{paper.id}"))
+    entry.id(xml_safe(abs_url(paper.id)))  # from the id, never the (versioned) link
     entry.title(xml_safe(paper.title) or paper.id)
     entry.published(when)
     entry.updated(when)  # a reappearance is not a change: readers must not show it again
-    for name in paper.authors:
-        if xml_safe(name).strip():
-            entry.author({"name": xml_safe(name)})
+    for name in map(xml_safe, paper.authors):
+        if name.strip():
+            entry.author({"name": name})
     entry.summary(xml_safe(paper.summary) or xml_safe(paper.title))
     entry.content(content, type="html")
     for code in _categories(paper):
