@@ -15,7 +15,7 @@ from newsletter.config import Settings
 from newsletter.errors import ConfigError
 from newsletter.inline import inline_css
 from newsletter.message import encoded_size, header_value
-from newsletter.models import Digest, Paper
+from newsletter.models import Digest, Paper, plural
 from newsletter.pieces import Marker
 from newsletter.templating import render_template
 from newsletter.views import CategoryView, PaperView, category_view, paper_view, site_url
@@ -123,7 +123,7 @@ def make_subject(digest: Digest, settings: Settings, *, count: int) -> str:
     values = {
         "date": date_text(digest),
         "count": count,
-        "papers": _plural(count, "paper"),
+        "papers": plural(count, "paper"),
         "title": settings.site.title,
         "name": digest.name,
     }
@@ -135,10 +135,6 @@ def make_subject(digest: Digest, settings: Settings, *, count: int) -> str:
             "{date}, {count}, {papers}, {title} and {name}"
         ) from None
     return header_value(subject)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def prepare_email(digest: Digest, settings: Settings, *, env: jinja2.Environment) -> (
@@ -215,13 +211,13 @@ def _preheader(prep: PreparedDigest, order: list[int], counts: dict[int, int]) -
     if len(biggest) > 4:
         parts.append(f"+{len(biggest) - 4} more categories")
     first = next(v for v in prep.views if prep.section_of[v.category] == order[0])
-    text = f"{_plural(total, 'paper')}: {', '.join(parts)}. First: {first.title}"
+    text = f"{plural(total, 'paper')}: {', '.join(parts)}. First: {first.title}"
     return text if len(text) <= 200 else text[:199].rstrip() + "…"
 
 
 def _lede(total: int, sections: int, plans: Sequence[SectionPlan]) -> str:
-    cats = "1 category" if sections == 1 else f"{sections} categories"
-    lede = f"{_plural(total, 'paper')} in {cats}."
+    cats = plural(sections, "category", "categories")
+    lede = f"{plural(total, 'paper')} in {cats}."
     full = sum(p.full for p in plans)
     titles = sum(p.title for p in plans)
     if full + titles < total or titles:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from newsletter.models import Digest, Paper
+from newsletter.models import Digest, Paper, plural
 
 _PAPER_KEYS = (
     "id",
@@ -44,7 +44,7 @@ def summarize_digest(digest: Digest) -> str:
     date = digest.date.isoformat() if digest.date else "unknown"
     count = len(digest.papers)
     lines = [
-        f"{digest.source}: {count} paper{'s' if count != 1 else ''}, "
+        f"{digest.source}: {plural(count, 'paper')}, "
         f"layout {digest.layout}, date {date}"
     ]
     groups = digest.by_category()
@@ -55,7 +55,7 @@ def summarize_digest(digest: Digest) -> str:
             lines.append(f"  {category:<{width}}  {len(papers):4}  ({with_tldr} with TL;DR)")
     if digest.failed_summaries:
         n = digest.failed_summaries
-        lines.append(f"  {n} LLM failure text{'' if n == 1 else 's'} removed")
+        lines.append(f"  {plural(n, 'LLM failure text')} removed")
     if digest.problems:
         lines.append(f"problems ({len(digest.problems)}):")
         lines.extend(f"  {problem.describe(digest.source)}" for problem in digest.problems)

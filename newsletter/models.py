@@ -21,6 +21,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[$\\])|(?<=[。！？])")
 _SUMMARY_LIMIT = 400
 
 
+def plural(count: int, one: str, many: str = "") -> str:
+    """`1 paper`, `2 papers`; `many` for irregular words (`entry` -> `entries`)."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 def first_sentence(text: str, *, limit: int = _SUMMARY_LIMIT) -> str:
     """The first sentence of `text` (an abstract), cut at `limit` characters on a word boundary."""
     text = " ".join(text.split())

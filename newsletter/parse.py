@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 from newsletter.cleaning import clean_text, utf8_is_clean
 from newsletter.errors import DigestError
 from newsletter.inbox import date_from_match, date_from_name
-from newsletter.models import Digest, Paper, Problem
+from newsletter.models import Digest, Paper, Problem, plural
 from newsletter.parse_entry import RawEntry, build_paper
 from newsletter.parse_jsonl import parse_jsonl
 from newsletter.parse_markdown import parse_markdown
@@ -120,20 +120,16 @@ def _finish(raws: list[RawEntry], problems: list[Problem]) -> tuple[list[Paper],
             problems.append(Problem(f"entry {raw.arxiv_id} has no authors line", raw.line))
         papers.append(built.paper)
     if duplicates:
-        entries = _plural(duplicates, "duplicate entry", "duplicate entries")
+        entries = plural(duplicates, "duplicate entry", "duplicate entries")
         problems.append(Problem(f"{entries} dropped (first occurrence kept)"))
     if failures:
-        fields = _plural(
+        fields = plural(
             failures,
             "AI summary field was an LLM failure text and was",
             "AI summary fields were LLM failure texts and were",
         )
         problems.append(Problem(f"{fields} left empty"))
     return papers, failures
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def parse_digest(text: str, *, source: str, name: str | None = None) -> Digest:
@@ -228,6 +224,6 @@ def _decode_damaged(data: bytes, source: str) -> tuple[str, Problem]:
     if len(lines) > 1:
         where = " (lines " + ", ".join(map(str, lines[:_LINES_NAMED]))
         where += ", ...)" if len(lines) > _LINES_NAMED else ")"
-    bytes_ = _plural(bad, "invalid UTF-8 byte", "invalid UTF-8 bytes")
+    bytes_ = plural(bad, "invalid UTF-8 byte", "invalid UTF-8 bytes")
     message = f"{bytes_} shown as U+FFFD{where}; re-save the file as UTF-8"
     return _BAD_BYTES.sub("\ufffd", escaped), Problem(message, lines[0])

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import ConfigError
+from newsletter.models import plural
 from newsletter.state import FAILED, PENDING, SENDING, SENT, is_unknown, open_state
 from newsletter.subscribers import is_valid_address
 from newsletter.unsubscribe import load_secret, read_token
@@ -99,7 +100,7 @@ def format_status(report: StatusReport) -> str:
     for d in report.digests:
         head = f"  {d.name}  {d.date or '-'}  {d.papers} papers"
         if d.problems:
-            head += f", {d.problems} problem{'' if d.problems == 1 else 's'}"
+            head += f", {plural(d.problems, 'problem')}"
         head += f"  [{d.status}]"
         lines.append(head)
         if d.error:
