@@ -80,9 +80,11 @@ class SendReport:
 
 
 def record_digest_seen(state: State, path: Path, digest: Digest | None, *,
-                       error: str | None = None, sha256: str | None = None) -> None:
+                       error: str | None = None, sha256: str | None = None,
+                       now: dt.datetime | None = None) -> None:
     """Record a digest file in the state database (or its parse error)."""
     state.record_digest(
+        now=now,
         name=digest.name if digest else path.stem,
         path=str(path),
         sha256=sha256 or file_sha256(path),

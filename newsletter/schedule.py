@@ -19,9 +19,10 @@ from types import FrameType
 
 from newsletter.config import Settings
 from newsletter.crontime import WallClockCron, make_trigger
-from newsletter.delivery import SendReport, Transport, send_digests
+from newsletter.delivery import SendReport, Transport, record_digest_seen, send_digests
 from newsletter.errors import NewsletterError, StateError
 from newsletter.inbox import file_sha256
+from newsletter.models import plural
 from newsletter.parse import read_digest
 from newsletter.pipeline import generate
 from newsletter.state import State, make_owner_id, open_state, utc_now
@@ -89,15 +90,12 @@ class Daemon:
             digest = read_digest(path)
         except NewsletterError as exc:
             log.error("%s", exc)
-            self.state.record_digest(name=path.stem, path=str(path), sha256=sha, date=None,
-                                     papers=0, problems=0, error=str(exc), now=now)
+            record_digest_seen(self.state, path, None, error=str(exc), sha256=sha, now=now)
             return False
-        self.state.record_digest(name=digest.name, path=str(path), sha256=sha, date=digest.date,
-                                 papers=len(digest.papers), problems=len(digest.problems),
-                                 now=now)
+        record_digest_seen(self.state, path, digest, sha256=sha, now=now)
         verb = "changed" if known is not None else "picked up"
-        log.info("%s %s: %d papers, %d problem(s)", verb, path, len(digest.papers),
-                 len(digest.problems))
+        log.info("%s %s: %s, %s", verb, path, plural(len(digest.papers), "paper"),
+                 plural(len(digest.problems), "problem"))
         for problem in digest.problems:
             log.warning("%s", problem.describe(str(path)))
         return True
